@@ -1,0 +1,152 @@
+/* RV64GC hart state and the interface the rest of wisp uses to run it. */
+#ifndef WISP_CPU_H
+#define WISP_CPU_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mmu/mmu.h"
+
+enum { PRV_U = 0, PRV_S = 1, PRV_M = 3 };
+
+/* Exception causes (mcause with interrupt bit clear). */
+enum {
+	EXC_INSN_MISALIGNED = 0,
+	EXC_INSN_ACCESS = 1,
+	EXC_ILLEGAL = 2,
+	EXC_BREAKPOINT = 3,
+	EXC_LOAD_MISALIGNED = 4,
+	EXC_LOAD_ACCESS = 5,
+	EXC_STORE_MISALIGNED = 6,
+	EXC_STORE_ACCESS = 7,
+	EXC_ECALL_U = 8,
+	EXC_ECALL_S = 9,
+	EXC_ECALL_M = 11,
+	EXC_INSN_PAGE = 12,
+	EXC_LOAD_PAGE = 13,
+	EXC_STORE_PAGE = 15,
+};
+
+/* Interrupt numbers (bit positions in mip/mie). */
+enum { IRQ_SSI = 1, IRQ_MSI = 3, IRQ_STI = 5, IRQ_MTI = 7, IRQ_SEI = 9, IRQ_MEI = 11 };
+
+#define MIP_SSIP (1ull << IRQ_SSI)
+#define MIP_MSIP (1ull << IRQ_MSI)
+#define MIP_STIP (1ull << IRQ_STI)
+#define MIP_MTIP (1ull << IRQ_MTI)
+#define MIP_SEIP (1ull << IRQ_SEI)
+#define MIP_MEIP (1ull << IRQ_MEI)
+
+/* mstatus fields. */
+#define MSTATUS_SIE (1ull << 1)
+#define MSTATUS_MIE (1ull << 3)
+#define MSTATUS_SPIE (1ull << 5)
+#define MSTATUS_UBE (1ull << 6)
+#define MSTATUS_MPIE (1ull << 7)
+#define MSTATUS_SPP (1ull << 8)
+#define MSTATUS_VS (3ull << 9)
+#define MSTATUS_MPP (3ull << 11)
+#define MSTATUS_FS (3ull << 13)
+#define MSTATUS_XS (3ull << 15)
+#define MSTATUS_MPRV (1ull << 17)
+#define MSTATUS_SUM (1ull << 18)
+#define MSTATUS_MXR (1ull << 19)
+#define MSTATUS_TVM (1ull << 20)
+#define MSTATUS_TW (1ull << 21)
+#define MSTATUS_TSR (1ull << 22)
+#define MSTATUS_UXL (3ull << 32)
+#define MSTATUS_SXL (3ull << 34)
+#define MSTATUS_SD (1ull << 63)
+
+struct rv_cpu;
+
+/*
+ * What the hart needs from the machine around it. The CPU never knows which devices exist:
+ * it sees guest RAM through the MMU and everything else through these callbacks.
+ */
+struct rv_platform {
+	void *opaque;
+	/* Guest time in timebase ticks (the `time` CSR). */
+	uint64_t (*time)(void *opaque);
+	/* ECALL from S-mode when the VMM plays the SBI firmware. Returns false to trap normally. */
+	bool (*ecall)(void *opaque, struct rv_cpu *cpu);
+	/* WFI with nothing pending: block the host thread until an interrupt may be pending. */
+	void (*wait)(void *opaque, struct rv_cpu *cpu);
+};
+
+/* Why cpu_run() returned. */
+enum rv_exit { RV_EXIT_BUDGET = 0, RV_EXIT_WFI, RV_EXIT_HALT };
+
+struct rv_cpu {
+	uint64_t x[32];
+	uint64_t pc;
+	uint64_t f[32]; /* NaN-boxed: single-precision values live in the low 32 bits */
+	uint32_t fflags;
+	uint32_t frm;
+	int priv;
+
+	/* Machine-level CSRs. */
+	uint64_t mstatus, misa, medeleg, mideleg, mie, mtvec, mscratch, mepc, mcause, mtval;
+	uint64_t mcounteren, scounteren, menvcfg, senvcfg, mcountinhibit;
+	uint64_t stvec, sscratch, sepc, scause, stval, satp;
+	uint64_t mhartid;
+	uint64_t pmpcfg[16], pmpaddr[64];
+	uint64_t instret;
+	/* mip bits written by software (SSIP, STIP, SEIP); the rest comes from devices. */
+	uint64_t mip_sw;
+	/* mip bits driven by devices (MTIP, MSIP, MEIP, SEIP, STIP when the VMM is the SBI). */
+	_Atomic uint64_t mip_hw;
+	/* Set by other threads to make the hart leave its run loop and look at interrupts. */
+	_Atomic int kick;
+
+	/* Load reservation (LR/SC). */
+	uint64_t resv_addr;
+	uint64_t resv_value;
+	bool resv_valid;
+
+	struct rv_mmu mmu;
+	struct rv_platform plat;
+
+	/* Trap unwinding: exceptions raised inside an instruction longjmp here. */
+	jmp_buf trap_jmp;
+	bool exit_loop;
+	enum rv_exit exit_reason;
+};
+
+/* Lifecycle. */
+void cpu__init(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, const struct rv_platform *plat);
+void cpu__reset(struct rv_cpu *cpu, uint64_t pc);
+
+/* Run up to `budget` instructions; stops early on WFI, halt, or kick. Returns the number retired. */
+uint64_t cpu__run(struct rv_cpu *cpu, uint64_t budget, enum rv_exit *why);
+
+/* Interrupts: device lines. Thread-safe. */
+void cpu__set_mip(struct rv_cpu *cpu, uint64_t bits, bool level);
+uint64_t cpu__mip(const struct rv_cpu *cpu);
+/* True when an interrupt would be taken now (or WFI should wake: `wfi` ignores global enables). */
+bool cpu__irq_pending(const struct rv_cpu *cpu, bool wfi);
+
+/* Raise an exception from inside an instruction: does not return. */
+_Noreturn void cpu__raise(struct rv_cpu *cpu, uint64_t cause, uint64_t tval);
+/* Take a trap (exception or interrupt) now: update CSRs and pc. */
+void cpu__trap(struct rv_cpu *cpu, uint64_t cause, uint64_t tval, bool interrupt);
+
+/* CSR access as an instruction does it; returns false if the access is illegal. */
+bool csr__read(struct rv_cpu *cpu, unsigned csr, uint64_t *val);
+bool csr__write(struct rv_cpu *cpu, unsigned csr, uint64_t val);
+
+/* Floating point (fpu.c): OP-FP, FMADD/FMSUB/FNMSUB/FNMADD. Raises illegal on bad encodings. */
+void fpu__exec(struct rv_cpu *cpu, uint32_t insn);
+/* True when mstatus.FS is not Off (F/D instructions are legal). */
+static inline bool fpu__enabled(const struct rv_cpu *cpu)
+{
+	return (cpu->mstatus & MSTATUS_FS) != 0;
+}
+/* Mark the FP state dirty (mstatus.FS = Dirty, SD set). */
+static inline void fpu__dirty(struct rv_cpu *cpu)
+{
+	cpu->mstatus |= MSTATUS_FS | MSTATUS_SD;
+}
+
+#endif

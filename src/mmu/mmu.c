@@ -1,0 +1,275 @@
+/* Sv39/Sv48 page walk, soft TLB fill and the slow paths of guest memory access. */
+#include "mmu/mmu.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "cpu/cpu.h"
+
+#define PTE_V (1ull << 0)
+#define PTE_R (1ull << 1)
+#define PTE_W (1ull << 2)
+#define PTE_X (1ull << 3)
+#define PTE_U (1ull << 4)
+#define PTE_A (1ull << 6)
+#define PTE_D (1ull << 7)
+#define PTE_PPN_SHIFT 10
+#define PTE_PPN_MASK ((1ull << 44) - 1)
+#define PTE_RESERVED (0x3ffull << 54) /* N, PBMT and reserved bits: we implement none */
+
+#define SATP_MODE_BARE 0
+#define SATP_MODE_SV39 8
+#define SATP_MODE_SV48 9
+
+void mmu__flush(struct rv_mmu *mmu)
+{
+	memset(mmu->tlb, 0xff, sizeof(mmu->tlb));
+}
+
+void mmu__init(struct rv_mmu *mmu, struct rv_bus *bus)
+{
+	mmu->bus = bus;
+	mmu->walks = 0;
+	mmu__flush(mmu);
+	mmu->rtlb = mmu->tlb[CTX_M][ACC_READ];
+	mmu->wtlb = mmu->tlb[CTX_M][ACC_WRITE];
+	mmu->xtlb = mmu->tlb[CTX_M][ACC_EXEC];
+}
+
+static int data_priv(const struct rv_cpu *cpu)
+{
+	if (cpu->priv == PRV_M && (cpu->mstatus & MSTATUS_MPRV))
+		return (int)((cpu->mstatus & MSTATUS_MPP) >> 11);
+	return cpu->priv;
+}
+
+static int ctx_of(int priv)
+{
+	return priv == PRV_M ? CTX_M : priv == PRV_S ? CTX_S : CTX_U;
+}
+
+void mmu__update_ctx(struct rv_cpu *cpu)
+{
+	struct rv_mmu *m = &cpu->mmu;
+	int d = ctx_of(data_priv(cpu));
+	m->rtlb = m->tlb[d][ACC_READ];
+	m->wtlb = m->tlb[d][ACC_WRITE];
+	m->xtlb = m->tlb[ctx_of(cpu->priv)][ACC_EXEC];
+}
+
+static uint64_t fault_cause(enum rv_access acc, bool page)
+{
+	switch (acc) {
+	case ACC_READ:
+		return page ? EXC_LOAD_PAGE : EXC_LOAD_ACCESS;
+	case ACC_WRITE:
+		return page ? EXC_STORE_PAGE : EXC_STORE_ACCESS;
+	default:
+		return page ? EXC_INSN_PAGE : EXC_INSN_ACCESS;
+	}
+}
+
+bool mmu__translate(struct rv_cpu *cpu, uint64_t va, enum rv_access acc, uint64_t *pa, uint64_t *cause)
+{
+	int priv = acc == ACC_EXEC ? cpu->priv : data_priv(cpu);
+	unsigned mode = (unsigned)(cpu->satp >> 60);
+	if (priv == PRV_M || mode == SATP_MODE_BARE) {
+		*pa = va;
+		return true;
+	}
+	int levels = mode == SATP_MODE_SV48 ? 4 : 3;
+	int vabits = 12 + 9 * levels;
+	/* The upper bits must be a sign extension of the top VA bit. */
+	int64_t sext = (int64_t)(va << (64 - vabits)) >> (64 - vabits);
+	if ((uint64_t)sext != va) {
+		*cause = fault_cause(acc, true);
+		return false;
+	}
+	cpu->mmu.walks++;
+	struct rv_bus *bus = cpu->mmu.bus;
+	uint64_t table = (cpu->satp & ((1ull << 44) - 1)) << PAGE_SHIFT;
+	for (int level = levels - 1; level >= 0; level--) {
+		uint64_t idx = (va >> (12 + 9 * level)) & 0x1ff;
+		_Atomic uint64_t *ptep = (_Atomic uint64_t *)bus__ram_ptr(bus, table + idx * 8, 8);
+		if (!ptep) {
+			*cause = fault_cause(acc, false);
+			return false;
+		}
+		uint64_t pte = *ptep;
+		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte & PTE_RESERVED))
+			break;
+		uint64_t ppn = (pte >> PTE_PPN_SHIFT) & PTE_PPN_MASK;
+		if (!(pte & (PTE_R | PTE_X))) {
+			if (pte & (PTE_A | PTE_D | PTE_U))
+				break; /* non-leaf PTEs keep these clear */
+			table = ppn << PAGE_SHIFT;
+			continue;
+		}
+		/* Leaf: superpages must be aligned. */
+		uint64_t lowmask = (1ull << (9 * level)) - 1;
+		if (ppn & lowmask)
+			break;
+		bool sum = cpu->mstatus & MSTATUS_SUM, mxr = cpu->mstatus & MSTATUS_MXR;
+		if (priv == PRV_U) {
+			if (!(pte & PTE_U))
+				break;
+		} else if (pte & PTE_U) {
+			if (!sum || acc == ACC_EXEC)
+				break;
+		}
+		bool ok;
+		switch (acc) {
+		case ACC_READ:
+			ok = (pte & PTE_R) || (mxr && (pte & PTE_X));
+			break;
+		case ACC_WRITE:
+			ok = pte & PTE_W;
+			break;
+		default:
+			ok = pte & PTE_X;
+			break;
+		}
+		if (!ok)
+			break;
+		uint64_t want = PTE_A | (acc == ACC_WRITE ? PTE_D : 0);
+		if ((pte & want) != want) {
+			/* Hardware A/D update: atomic so a racing hart or guest write is not lost. */
+			uint64_t expect = pte;
+			if (!atomic_compare_exchange_strong(ptep, &expect, pte | want)) {
+				level++; /* PTE changed under us: walk this level again */
+				continue;
+			}
+		}
+		uint64_t vpn_low = (va >> PAGE_SHIFT) & lowmask;
+		*pa = ((ppn | vpn_low) << PAGE_SHIFT) | (va & (PAGE_SIZE - 1));
+		return true;
+	}
+	*cause = fault_cause(acc, true);
+	return false;
+}
+
+/* Translate and, for RAM, install the page in the current TLB set. Raises on failure. */
+static uint64_t fill(struct rv_cpu *cpu, uint64_t va, enum rv_access acc, uint8_t **host)
+{
+	uint64_t pa, cause;
+	if (!mmu__translate(cpu, va, acc, &pa, &cause))
+		cpu__raise(cpu, cause, va);
+	struct rv_bus *bus = cpu->mmu.bus;
+	uint8_t *h = bus__ram_ptr(bus, pa & PAGE_MASK, PAGE_SIZE);
+	*host = h ? h + (pa & (PAGE_SIZE - 1)) : NULL;
+	if (!h)
+		return pa;
+	if (acc == ACC_WRITE && (pa & PAGE_MASK) == bus->watch_page) {
+		*host = NULL;
+		return pa;
+	}
+	if (acc == ACC_WRITE && bus->dirty) {
+		uint64_t pfn = (pa - bus->ram_base) >> PAGE_SHIFT;
+		atomic_fetch_or(&bus->dirty[pfn / 64], 1ull << (pfn % 64));
+	}
+	struct rv_tlb_entry *set = acc == ACC_READ ? cpu->mmu.rtlb : acc == ACC_WRITE ? cpu->mmu.wtlb : cpu->mmu.xtlb;
+	struct rv_tlb_entry *e = &set[(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+	e->tag = va & PAGE_MASK;
+	e->addend = (uintptr_t)h - (uintptr_t)(va & PAGE_MASK);
+	return pa;
+}
+
+static uint64_t load_one_page(struct rv_cpu *cpu, uint64_t va, unsigned size)
+{
+	uint8_t *h = tlb__lookup(cpu->mmu.rtlb, va);
+	uint64_t pa = 0;
+	if (!h)
+		pa = fill(cpu, va, ACC_READ, &h);
+	if (h) {
+		uint64_t v = 0;
+		memcpy(&v, h, size);
+		return v;
+	}
+	uint64_t v;
+	if (!cpu->mmu.bus->mmio_read(cpu->mmu.bus->opaque, pa, size, &v))
+		cpu__raise(cpu, EXC_LOAD_ACCESS, va);
+	return v;
+}
+
+uint64_t mmu__load_slow(struct rv_cpu *cpu, uint64_t va, unsigned size)
+{
+	unsigned in_page = (unsigned)(PAGE_SIZE - (va & (PAGE_SIZE - 1)));
+	if (in_page >= size)
+		return load_one_page(cpu, va, size);
+	/* Misaligned access across a page boundary: byte by byte, low address first. */
+	uint64_t v = 0;
+	for (unsigned i = 0; i < size; i++)
+		v |= load_one_page(cpu, va + i, 1) << (8 * i);
+	return v;
+}
+
+static void store_one_page(struct rv_cpu *cpu, uint64_t va, unsigned size, uint64_t val)
+{
+	uint8_t *h = tlb__lookup(cpu->mmu.wtlb, va);
+	uint64_t pa = 0;
+	if (!h)
+		pa = fill(cpu, va, ACC_WRITE, &h);
+	if (h) {
+		memcpy(h, &val, size);
+		return;
+	}
+	struct rv_bus *bus = cpu->mmu.bus;
+	if ((pa & PAGE_MASK) == bus->watch_page) {
+		uint8_t *r = bus__ram_ptr(bus, pa, size);
+		memcpy(r, &val, size);
+		if (bus->watch_write)
+			bus->watch_write(bus->opaque, pa, size, val);
+		return;
+	}
+	if (!bus->mmio_write(bus->opaque, pa, size, val))
+		cpu__raise(cpu, EXC_STORE_ACCESS, va);
+}
+
+void mmu__store_slow(struct rv_cpu *cpu, uint64_t va, unsigned size, uint64_t val)
+{
+	unsigned in_page = (unsigned)(PAGE_SIZE - (va & (PAGE_SIZE - 1)));
+	if (in_page >= size) {
+		store_one_page(cpu, va, size, val);
+		return;
+	}
+	/* Check both pages before writing anything, so a fault leaves memory untouched. */
+	uint64_t pa, cause;
+	if (!mmu__translate(cpu, va, ACC_WRITE, &pa, &cause))
+		cpu__raise(cpu, cause, va);
+	if (!mmu__translate(cpu, va + in_page, ACC_WRITE, &pa, &cause))
+		cpu__raise(cpu, cause, va + in_page);
+	for (unsigned i = 0; i < size; i++)
+		store_one_page(cpu, va + i, 1, val >> (8 * i));
+}
+
+const uint8_t *mmu__fetch_page(struct rv_cpu *cpu, uint64_t va)
+{
+	uint8_t *h = tlb__lookup(cpu->mmu.xtlb, va);
+	if (h)
+		return h - (va & (PAGE_SIZE - 1));
+	fill(cpu, va, ACC_EXEC, &h);
+	if (!h)
+		cpu__raise(cpu, EXC_INSN_ACCESS, va);
+	return h - (va & (PAGE_SIZE - 1));
+}
+
+void *mmu__amo_ptr(struct rv_cpu *cpu, uint64_t va, unsigned size, bool load_only)
+{
+	if (va & (size - 1))
+		cpu__raise(cpu, load_only ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED, va);
+	if (load_only) {
+		uint8_t *h = tlb__lookup(cpu->mmu.rtlb, va);
+		if (!h)
+			fill(cpu, va, ACC_READ, &h);
+		if (!h)
+			cpu__raise(cpu, EXC_LOAD_ACCESS, va);
+		return h;
+	}
+	uint8_t *h = tlb__lookup(cpu->mmu.wtlb, va);
+	if (!h) {
+		fill(cpu, va, ACC_WRITE, &h);
+		if (!h)
+			cpu__raise(cpu, EXC_STORE_ACCESS, va);
+	}
+	return h;
+}

@@ -1,0 +1,89 @@
+/* Guest physical address space as the hart sees it, and the soft TLB in front of it. */
+#ifndef WISP_MMU_H
+#define WISP_MMU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The physical bus: one RAM range that the hart reads and writes directly, and a dispatch for
+ * everything else (device registers). The machine fills this in; the MMU never knows devices.
+ */
+struct rv_bus {
+	uint8_t *ram;
+	uint64_t ram_base, ram_size;
+	void *opaque;
+	bool (*mmio_read)(void *opaque, uint64_t paddr, unsigned size, uint64_t *val);
+	bool (*mmio_write)(void *opaque, uint64_t paddr, unsigned size, uint64_t val);
+	/* Writes to this physical page always take the slow path (HTIF tohost); ~0 when unused. */
+	uint64_t watch_page;
+	bool (*watch_write)(void *opaque, uint64_t paddr, unsigned size, uint64_t val);
+	/* One bit per RAM page written since the bits were last cleared (diff snapshots); may be NULL. */
+	_Atomic uint64_t *dirty;
+};
+
+/* Host pointer for a RAM range, or NULL when [paddr, paddr+len) is not all RAM. */
+static inline uint8_t *bus__ram_ptr(const struct rv_bus *bus, uint64_t paddr, uint64_t len)
+{
+	uint64_t off = paddr - bus->ram_base;
+	if (paddr < bus->ram_base || off > bus->ram_size || len > bus->ram_size - off)
+		return NULL;
+	return bus->ram + off;
+}
+
+#define TLB_BITS 8
+#define TLB_SIZE (1u << TLB_BITS)
+#define PAGE_SHIFT 12
+#define PAGE_SIZE (1ull << PAGE_SHIFT)
+#define PAGE_MASK (~(PAGE_SIZE - 1))
+
+enum rv_access { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
+
+struct rv_tlb_entry {
+	uint64_t tag;     /* virtual page address, or ~0 when empty */
+	uintptr_t addend; /* host address = guest virtual address + addend */
+};
+
+/* Translation contexts: one TLB set per effective privilege, so traps need no flush. */
+enum { CTX_U = 0, CTX_S = 1, CTX_M = 2, CTX_COUNT = 3 };
+
+struct rv_mmu {
+	struct rv_bus *bus;
+	struct rv_tlb_entry tlb[CTX_COUNT][3][TLB_SIZE];
+	/* Current sets for data reads, data writes and fetches. */
+	struct rv_tlb_entry *rtlb, *wtlb, *xtlb;
+	/* Statistics. */
+	uint64_t walks;
+};
+
+static inline void *tlb__lookup(const struct rv_tlb_entry *t, uint64_t va)
+{
+	const struct rv_tlb_entry *e = &t[(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+	if (e->tag == (va & PAGE_MASK))
+		return (void *)(uintptr_t)(va + e->addend);
+	return NULL;
+}
+
+struct rv_cpu;
+
+void mmu__init(struct rv_mmu *mmu, struct rv_bus *bus);
+void mmu__flush(struct rv_mmu *mmu);
+/* Recompute which TLB sets are current after priv, satp or mstatus changed. */
+void mmu__update_ctx(struct rv_cpu *cpu);
+
+/*
+ * Translate va for an access; on success returns true and the physical address. On failure
+ * returns false and the exception cause (page fault or access fault) in *cause.
+ */
+bool mmu__translate(struct rv_cpu *cpu, uint64_t va, enum rv_access acc, uint64_t *pa, uint64_t *cause);
+
+/* Slow paths (raise guest exceptions on failure). */
+uint64_t mmu__load_slow(struct rv_cpu *cpu, uint64_t va, unsigned size);
+void mmu__store_slow(struct rv_cpu *cpu, uint64_t va, unsigned size, uint64_t val);
+/* Host pointer to the page holding va for instruction fetch (raises on failure). */
+const uint8_t *mmu__fetch_page(struct rv_cpu *cpu, uint64_t va);
+/* Host pointer for an atomic access (aligned, RAM only, needs write permission). */
+void *mmu__amo_ptr(struct rv_cpu *cpu, uint64_t va, unsigned size, bool store_only_fault);
+
+#endif

@@ -71,8 +71,6 @@ struct rv_platform {
 	uint64_t (*time)(void *opaque);
 	/* ECALL from S-mode when the VMM plays the SBI firmware. Returns false to trap normally. */
 	bool (*ecall)(void *opaque, struct rv_cpu *cpu);
-	/* WFI with nothing pending: block the host thread until an interrupt may be pending. */
-	void (*wait)(void *opaque, struct rv_cpu *cpu);
 };
 
 /* Why cpu_run() returned. */
@@ -92,11 +90,15 @@ struct rv_cpu {
 	uint64_t stvec, sscratch, sepc, scause, stval, satp;
 	uint64_t mhartid;
 	uint64_t pmpcfg[16], pmpaddr[64];
-	uint64_t instret;
+	/* Instruction counting: retired before this cpu__run, plus the part of the budget used so far. */
+	uint64_t retired, instret_offset;
+	int64_t budget, budget_start, budget_unused;
 	/* mip bits written by software (SSIP, STIP, SEIP); the rest comes from devices. */
 	uint64_t mip_sw;
 	/* mip bits driven by devices (MTIP, MSIP, MEIP, SEIP, STIP when the VMM is the SBI). */
 	_Atomic uint64_t mip_hw;
+	/* mip bits other threads want set in mip_sw (SSIP from an IPI); folded in by cpu__run. */
+	_Atomic uint64_t mip_inject;
 	/* Set by other threads to make the hart leave its run loop and look at interrupts. */
 	_Atomic int kick;
 
@@ -124,8 +126,20 @@ uint64_t cpu__run(struct rv_cpu *cpu, uint64_t budget, enum rv_exit *why);
 /* Interrupts: device lines. Thread-safe. */
 void cpu__set_mip(struct rv_cpu *cpu, uint64_t bits, bool level);
 uint64_t cpu__mip(const struct rv_cpu *cpu);
+/* Set software-writable mip bits (SSIP) from another thread, e.g. an SBI IPI. */
+void cpu__inject_mip(struct rv_cpu *cpu, uint64_t bits);
 /* True when an interrupt would be taken now (or WFI should wake: `wfi` ignores global enables). */
 bool cpu__irq_pending(const struct rv_cpu *cpu, bool wfi);
+
+/* Deliver the highest-priority enabled pending interrupt; false if none. */
+bool cpu__take_interrupt(struct rv_cpu *cpu);
+
+/* Leave the run loop after the current instruction (interrupt state or translation changed). */
+static inline void cpu__request_exit(struct rv_cpu *cpu)
+{
+	cpu->budget_unused += cpu->budget;
+	cpu->budget = 0;
+}
 
 /* Raise an exception from inside an instruction: does not return. */
 _Noreturn void cpu__raise(struct rv_cpu *cpu, uint64_t cause, uint64_t tval);

@@ -1,0 +1,29 @@
+# Thin wrapper around CMake; see README.md.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+MEM ?= 256
+
+.PHONY: all wisp guest run test clean setup
+
+all: wisp
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+wisp: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+setup:
+	bash .ci/setup
+
+guest:
+	guest/build.sh $(BUILD)/guest
+
+run: wisp guest
+	$(BUILD)/wisp --kernel $(BUILD)/guest/Image --initrd $(BUILD)/guest/initrd.cpio.gz --mem $(MEM)
+
+test: wisp guest
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+clean:
+	rm -rf $(BUILD)

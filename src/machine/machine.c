@@ -1,0 +1,247 @@
+/* Board assembly, the physical bus dispatch, guest time and the hart run loop. */
+#include "machine/machine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#define RUN_BUDGET 8192
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t machine__ticks(struct machine *m)
+{
+	return (now_ns() - m->clock_start_ns) / (1000000000ull / TIMEBASE_HZ);
+}
+
+static uint64_t clock_ticks(void *opaque)
+{
+	return machine__ticks(opaque);
+}
+
+static struct mmio_region *find_mmio(struct machine *m, uint64_t pa, unsigned size)
+{
+	for (unsigned i = 0; i < m->nmmio; i++) {
+		struct mmio_region *r = &m->mmio[i];
+		if (pa >= r->base && pa - r->base < r->size)
+			return pa - r->base + size <= r->size ? r : NULL;
+	}
+	return NULL;
+}
+
+static bool bus_read(void *opaque, uint64_t pa, unsigned size, uint64_t *val)
+{
+	struct mmio_region *r = find_mmio(opaque, pa, size);
+	if (!r || (pa & (size - 1)))
+		return false;
+	*val = r->ops->read(r->dev, pa - r->base, size);
+	return true;
+}
+
+static bool bus_write(void *opaque, uint64_t pa, unsigned size, uint64_t val)
+{
+	struct mmio_region *r = find_mmio(opaque, pa, size);
+	if (!r || (pa & (size - 1)))
+		return false;
+	r->ops->write(r->dev, pa - r->base, size, val);
+	return true;
+}
+
+int machine__add_mmio(struct machine *m, uint64_t base, uint64_t size, const struct mmio_ops *ops, void *dev,
+		      const char *name)
+{
+	if (m->nmmio >= MAX_MMIO)
+		return -1;
+	for (unsigned i = 0; i < m->nmmio; i++)
+		if (base < m->mmio[i].base + m->mmio[i].size && m->mmio[i].base < base + size)
+			return -1;
+	m->mmio[m->nmmio++] = (struct mmio_region){ base, size, ops, dev, name };
+	return 0;
+}
+
+void machine__kick(struct machine *m)
+{
+	pthread_mutex_lock(&m->lock);
+	pthread_cond_broadcast(&m->wake);
+	pthread_mutex_unlock(&m->lock);
+}
+
+void machine__halt(struct machine *m, int code, const char *why)
+{
+	pthread_mutex_lock(&m->lock);
+	if (!atomic_load(&m->halted)) {
+		m->exit_code = code;
+		m->exit_why = why;
+		atomic_store(&m->halted, true);
+	}
+	for (unsigned i = 0; i < m->nharts; i++)
+		atomic_store(&m->harts[i]->kick, 1);
+	pthread_cond_broadcast(&m->wake);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void syscon_event(void *opaque, enum syscon_event ev, unsigned code)
+{
+	struct machine *m = opaque;
+	switch (ev) {
+	case SYSCON_EV_POWEROFF:
+		machine__halt(m, 0, "poweroff");
+		break;
+	case SYSCON_EV_REBOOT:
+		machine__halt(m, 0, "reboot");
+		break;
+	case SYSCON_EV_FAIL:
+		machine__halt(m, code ? (int)code : 1, "guest reported failure");
+		break;
+	}
+}
+
+static void uart_tx(void *opaque, uint8_t c)
+{
+	struct machine *m = opaque;
+	m->console(m->console_opaque, c);
+}
+
+int machine__init(struct machine *m, const struct machine_config *cfg, void (*console)(void *, uint8_t),
+		  void *console_opaque)
+{
+	memset(m, 0, sizeof(*m));
+	m->cfg = *cfg;
+	m->console = console;
+	m->console_opaque = console_opaque;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->wake, NULL);
+	m->clock_start_ns = now_ns();
+
+	if (cfg->mem_mib < MIN_MEM_MIB || cfg->mem_mib > MAX_MEM_MIB) {
+		fprintf(stderr, "wisp: guest memory must be %d..%d MiB (got %llu)\n", MIN_MEM_MIB, MAX_MEM_MIB,
+			(unsigned long long)cfg->mem_mib);
+		return -1;
+	}
+	if (cfg->cpus != 1) {
+		fprintf(stderr, "wisp: only 1 vCPU is supported so far (got %u)\n", cfg->cpus);
+		return -1;
+	}
+	m->bus.ram_base = RAM_BASE;
+	m->bus.ram_size = cfg->mem_mib << 20;
+	m->bus.ram = mmap(NULL, m->bus.ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			  -1, 0);
+	if (m->bus.ram == MAP_FAILED) {
+		fprintf(stderr, "wisp: cannot map %llu MiB of guest memory: %s\n", (unsigned long long)cfg->mem_mib,
+			strerror(errno));
+		m->bus.ram = NULL;
+		return -1;
+	}
+	m->bus.opaque = m;
+	m->bus.mmio_read = bus_read;
+	m->bus.mmio_write = bus_write;
+	m->bus.watch_page = ~0ull;
+	m->bus.watch_write = htif__write;
+
+	m->sbi = !cfg->firmware && !cfg->elf;
+	struct rv_platform plat = {
+		.opaque = m,
+		.time = clock_ticks,
+		.ecall = m->sbi ? sbi__ecall : NULL,
+	};
+	m->nharts = cfg->cpus;
+	for (unsigned i = 0; i < m->nharts; i++) {
+		m->harts[i] = calloc(1, sizeof(struct rv_cpu));
+		if (!m->harts[i]) {
+			fprintf(stderr, "wisp: out of memory\n");
+			return -1;
+		}
+		cpu__init(m->harts[i], i, &m->bus, &plat);
+		m->sbi_timecmp[i] = ~0ull;
+	}
+
+	clint__init(&m->clint, m->harts, m->nharts, clock_ticks, m);
+	plic__init(&m->plic, m->harts, m->nharts);
+	uart__init(&m->uart, (struct irq_line){ plic__set_irq, &m->plic, UART_IRQ }, uart_tx, m);
+	m->syscon = (struct syscon){ syscon_event, m };
+	machine__add_mmio(m, CLINT_BASE, CLINT_SIZE, &clint__ops, &m->clint, "clint");
+	machine__add_mmio(m, PLIC_BASE, PLIC_SIZE, &plic__ops, &m->plic, "plic");
+	machine__add_mmio(m, UART_BASE, UART_SIZE, &uart__ops, &m->uart, "uart");
+	machine__add_mmio(m, SYSCON_BASE, SYSCON_SIZE, &syscon__ops, &m->syscon, "syscon");
+
+	return loader__load(m);
+}
+
+void machine__exit(struct machine *m)
+{
+	for (unsigned i = 0; i < m->nharts; i++)
+		free(m->harts[i]);
+	uart__destroy(&m->uart);
+	plic__destroy(&m->plic);
+	if (m->bus.ram)
+		munmap(m->bus.ram, m->bus.ram_size);
+	pthread_cond_destroy(&m->wake);
+	pthread_mutex_destroy(&m->lock);
+}
+
+/* Raise or drop the timer lines for the current time; returns the next deadline in ticks. */
+static uint64_t update_timers(struct machine *m, uint64_t now)
+{
+	uint64_t next = clint__update(&m->clint, now);
+	if (m->sbi) {
+		for (unsigned i = 0; i < m->nharts; i++) {
+			uint64_t cmp = m->sbi_timecmp[i];
+			bool fire = now >= cmp;
+			if (fire != !!(cpu__mip(m->harts[i]) & MIP_STIP))
+				cpu__set_mip(m->harts[i], MIP_STIP, fire);
+			if (!fire && cmp < next)
+				next = cmp;
+		}
+	}
+	return next;
+}
+
+/* WFI: sleep until an interrupt is pending or the next timer deadline. */
+static void wait_for_interrupt(struct machine *m, struct rv_cpu *cpu, uint64_t deadline)
+{
+	pthread_mutex_lock(&m->lock);
+	while (!atomic_load(&m->halted) && !cpu__irq_pending(cpu, true) && !atomic_load(&cpu->kick)) {
+		uint64_t now = machine__ticks(m);
+		if (now >= deadline)
+			break;
+		if (deadline == ~0ull) {
+			pthread_cond_wait(&m->wake, &m->lock);
+			continue;
+		}
+		/* The condition variable uses CLOCK_REALTIME: convert the delay. */
+		uint64_t ns = (deadline - now) * (1000000000ull / TIMEBASE_HZ);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ns += (uint64_t)ts.tv_nsec;
+		ts.tv_sec += (time_t)(ns / 1000000000ull);
+		ts.tv_nsec = (long)(ns % 1000000000ull);
+		pthread_cond_timedwait(&m->wake, &m->lock, &ts);
+	}
+	atomic_store(&cpu->kick, 0);
+	pthread_mutex_unlock(&m->lock);
+}
+
+int machine__run_hart(struct machine *m, unsigned id)
+{
+	struct rv_cpu *cpu = m->harts[id];
+	while (!atomic_load(&m->halted)) {
+		update_timers(m, machine__ticks(m));
+		enum rv_exit why;
+		cpu__run(cpu, RUN_BUDGET, &why);
+		if (why != RV_EXIT_WFI)
+			continue;
+		/* The guest may have just moved its timer: recompute the deadline before sleeping. */
+		uint64_t deadline = update_timers(m, machine__ticks(m));
+		if (!cpu__irq_pending(cpu, true))
+			wait_for_interrupt(m, cpu, deadline);
+	}
+	return m->exit_code;
+}

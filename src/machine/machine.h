@@ -1,0 +1,108 @@
+/* The `virt`-compatible board: RAM, CLINT, PLIC, UART, syscon, the SBI and the boot loaders. */
+#ifndef WISP_MACHINE_H
+#define WISP_MACHINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpu/cpu.h"
+#include "machine/clint.h"
+#include "machine/devices.h"
+#include "machine/plic.h"
+#include "machine/syscon.h"
+#include "machine/uart.h"
+
+#define RAM_BASE 0x80000000ull
+#define VIRTIO_BASE 0x10001000ull
+#define VIRTIO_STRIDE 0x1000ull
+#define VIRTIO_SLOTS 8
+#define VIRTIO_IRQ0 1
+#define TIMEBASE_HZ 10000000ull
+#define MAX_MMIO 32
+#define MIN_MEM_MIB 16
+#define MAX_MEM_MIB (64 * 1024)
+
+struct machine_config {
+	uint64_t mem_mib;
+	unsigned cpus;
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	const char *firmware; /* M-mode firmware (OpenSBI fw_jump); NULL = SBI inside the VMM */
+	const char *elf;      /* bare-metal ELF with HTIF tohost; replaces kernel */
+	const char *dump_dtb;
+};
+
+struct mmio_region {
+	uint64_t base, size;
+	const struct mmio_ops *ops;
+	void *dev;
+	const char *name;
+};
+
+struct machine {
+	struct machine_config cfg;
+	struct rv_bus bus;
+	struct rv_cpu *harts[CLINT_MAX_HARTS];
+	unsigned nharts;
+	struct mmio_region mmio[MAX_MMIO];
+	unsigned nmmio;
+	struct clint clint;
+	struct plic plic;
+	struct uart uart;
+	struct syscon syscon;
+
+	/* The SBI inside the VMM: per-hart supervisor timer deadline. */
+	bool sbi;
+	uint64_t sbi_timecmp[CLINT_MAX_HARTS];
+	/* HTIF (bare ELF programs). */
+	uint64_t tohost, fromhost;
+
+	/* Guest time: ticks of TIMEBASE_HZ since start, frozen while paused. */
+	uint64_t clock_start_ns;
+
+	/* Wakes a hart sleeping in WFI. */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	atomic_bool halted;
+	int exit_code;
+	const char *exit_why;
+
+	/* Console output (UART transmit, SBI putchar, HTIF). */
+	void (*console)(void *opaque, uint8_t c);
+	void *console_opaque;
+
+	/* Boot layout, for the device tree and reports. */
+	uint64_t entry, dtb_addr, initrd_start, initrd_end, kernel_addr;
+};
+
+/* Create the board and load images per cfg. On error prints a message and returns -1. */
+int machine__init(struct machine *m, const struct machine_config *cfg, void (*console)(void *, uint8_t),
+		  void *console_opaque);
+void machine__exit(struct machine *m);
+
+/* Register a device window. Returns -1 if full or overlapping. */
+int machine__add_mmio(struct machine *m, uint64_t base, uint64_t size, const struct mmio_ops *ops, void *dev,
+		      const char *name);
+
+/* Guest time in timebase ticks. */
+uint64_t machine__ticks(struct machine *m);
+
+/* Run hart `id` until the machine halts; returns the exit code. */
+int machine__run_hart(struct machine *m, unsigned id);
+
+/* Stop the machine (poweroff, reboot, HTIF exit, timeout) with an exit code. Thread-safe. */
+void machine__halt(struct machine *m, int code, const char *why);
+/* Wake harts sleeping in WFI after an interrupt line changed. Thread-safe. */
+void machine__kick(struct machine *m);
+
+/* Pieces in their own files. */
+int fdt__build(struct machine *m, void *buf, size_t bufsize);
+bool sbi__ecall(void *opaque, struct rv_cpu *cpu);
+int loader__load(struct machine *m);
+bool htif__write(void *opaque, uint64_t paddr, unsigned size, uint64_t val);
+
+#endif

@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 MEM ?= 256
 
-.PHONY: all wisp guest run test clean setup
+.PHONY: all wisp guest run run-only test test-only clean setup
 
 all: wisp
 
@@ -19,10 +19,18 @@ setup:
 guest:
 	guest/build.sh $(BUILD)/guest
 
-run: wisp guest
+run: setup
+	$(MAKE) wisp guest
 	$(BUILD)/wisp --kernel $(BUILD)/guest/Image --initrd $(BUILD)/guest/initrd.cpio.gz --mem $(MEM)
 
-test: wisp guest
+run-only:
+	$(BUILD)/wisp --kernel $(BUILD)/guest/Image --initrd $(BUILD)/guest/initrd.cpio.gz --mem $(MEM)
+
+test: setup
+	$(MAKE) wisp guest
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+test-only:
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 clean:

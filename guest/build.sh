@@ -59,7 +59,7 @@ if [ ! -f "$bdir/busybox" ]; then
 deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror bookworm main
 SRC
     aptopts=(-o Dir::Etc::sourcelist="$apt/sources.list" -o Dir::Etc::sourceparts=- \
-             -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt")
+             -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt" -o APT::Sandbox::User=root)
     if ! ls -d "$apt"/src/busybox-*/ >/dev/null 2>&1; then
         apt-get "${aptopts[@]}" update -qq
         (cd "$apt/src" && apt-get "${aptopts[@]}" source -qq --download-only busybox \
@@ -78,7 +78,7 @@ SRC
                  if [ "$val" = n ]; then echo "# $key is not set"; else echo "$line"; fi >> "$bobj/.config";;
         esac
     done < "$here/busybox.fragment"
-    yes "" | bmake oldconfig >/dev/null
+    { yes "" || true; } | bmake oldconfig >/dev/null
     bmake busybox busybox.links >/dev/null
     mkdir -p "$bdir.tmp"; cp "$bobj/busybox" "$bobj/busybox.links" "$bdir.tmp/"
     rm -rf "$bdir"; mv "$bdir.tmp" "$bdir"; rm -rf "$bobj"

@@ -31,7 +31,9 @@ void cpu__reset(struct rv_cpu *cpu, uint64_t pc)
 	cpu->medeleg = cpu->mideleg = cpu->mie = 0;
 	cpu->mtvec = cpu->stvec = cpu->satp = 0;
 	cpu->mip_sw = 0;
-	cpu->mcounteren = cpu->scounteren = 0;
+	cpu->mcounteren = 0;
+	/* Reset value is unspecified; Linux 6.1 never writes scounteren but its vDSO reads `time`. */
+	cpu->scounteren = 7;
 	cpu->resv_valid = false;
 	mmu__flush(&cpu->mmu);
 	mmu__update_ctx(cpu);
@@ -45,11 +47,12 @@ uint64_t cpu__mip(const struct rv_cpu *cpu)
 
 void cpu__set_mip(struct rv_cpu *cpu, uint64_t bits, bool level)
 {
-	if (level)
+	if (level) {
 		atomic_fetch_or(&cpu->mip_hw, bits);
-	else
+		atomic_store(&cpu->kick, 1);
+	} else {
 		atomic_fetch_and(&cpu->mip_hw, ~bits);
-	atomic_store(&cpu->kick, 1);
+	}
 }
 
 void cpu__inject_mip(struct rv_cpu *cpu, uint64_t bits)
@@ -119,6 +122,7 @@ _Noreturn void cpu__raise(struct rv_cpu *cpu, uint64_t cause, uint64_t tval)
 {
 	cpu__trap(cpu, cause, tval, false);
 	cpu__request_exit(cpu);
+	cpu->budget_unused++; /* the trapping instruction does not retire */
 	longjmp(cpu->trap_jmp, 1);
 }
 

@@ -93,6 +93,7 @@ struct rv_cpu {
 	/* Instruction counting: retired before this cpu__run, plus the part of the budget used so far. */
 	uint64_t retired, instret_offset;
 	int64_t budget, budget_start, budget_unused;
+	int executing; /* inside exec_loop: the current instruction has used budget but not retired */
 	/* mip bits written by software (SSIP, STIP, SEIP); the rest comes from devices. */
 	uint64_t mip_sw;
 	/* mip bits driven by devices (MTIP, MSIP, MEIP, SEIP, STIP when the VMM is the SBI). */

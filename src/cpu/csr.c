@@ -298,7 +298,8 @@ bool csr__write(struct rv_cpu *cpu, unsigned csr, uint64_t val)
 		return true;
 	case CSR_MCYCLE:
 	case CSR_MINSTRET:
-		cpu->instret_offset = val - cpu__instret(cpu) + cpu->instret_offset;
+		/* The next instruction reads val: this one does not count once it has written. */
+		cpu->instret_offset += val - cpu__instret(cpu) - (uint64_t)cpu->executing;
 		return true;
 	}
 	if (csr == CSR_MSTATUS) {

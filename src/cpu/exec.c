@@ -524,8 +524,10 @@ uint64_t cpu__run(struct rv_cpu *cpu, uint64_t budget, enum rv_exit *why)
 	cpu->exit_reason = RV_EXIT_BUDGET;
 	atomic_store_explicit(&cpu->kick, 0, memory_order_relaxed);
 	if (!cpu__take_interrupt(cpu)) {
+		cpu->executing = 1;
 		if (setjmp(cpu->trap_jmp) == 0)
 			exec_loop(cpu);
+		cpu->executing = 0;
 	}
 	uint64_t done = (uint64_t)(cpu->budget_start - cpu->budget - cpu->budget_unused);
 	cpu->retired += done;

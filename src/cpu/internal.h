@@ -6,8 +6,9 @@
 
 static inline uint64_t cpu__instret(const struct rv_cpu *cpu)
 {
-	return cpu->retired + (uint64_t)(cpu->budget_start - cpu->budget - cpu->budget_unused) +
-	       cpu->instret_offset;
+	/* Inside an instruction the budget already counts that instruction: it has not retired yet. */
+	return cpu->retired + (uint64_t)(cpu->budget_start - cpu->budget - cpu->budget_unused) -
+	       (uint64_t)cpu->executing + cpu->instret_offset;
 }
 
 #endif

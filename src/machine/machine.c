@@ -208,7 +208,7 @@ static uint64_t update_timers(struct machine *m, uint64_t now)
 static void wait_for_interrupt(struct machine *m, struct rv_cpu *cpu, uint64_t deadline)
 {
 	pthread_mutex_lock(&m->lock);
-	while (!atomic_load(&m->halted) && !cpu__irq_pending(cpu, true) && !atomic_load(&cpu->kick)) {
+	while (!atomic_load(&m->halted) && !cpu__irq_pending(cpu, true)) {
 		uint64_t now = machine__ticks(m);
 		if (now >= deadline)
 			break;

@@ -109,8 +109,11 @@ static uint64_t uart_read(void *dev, uint64_t off, unsigned size)
 		v = LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0);
 		break;
 	case MSR:
-		/* Loopback reflects MCR; otherwise report carrier, DSR and CTS asserted. */
-		v = (u->mcr & MCR_LOOP) ? (uint8_t)((u->mcr & 0x0f) << 4) : 0xb0;
+		/* Loopback: RTS->CTS, DTR->DSR, OUT1->RI, OUT2->DCD. Otherwise DCD, DSR and CTS asserted. */
+		if (u->mcr & MCR_LOOP)
+			v = (uint8_t)(((u->mcr & 2) ? 0x10 : 0) | ((u->mcr & 1) ? 0x20 : 0) | ((u->mcr & 0x0c) << 4));
+		else
+			v = 0xb0;
 		break;
 	case SCR:
 		v = u->scr;

@@ -20,7 +20,7 @@ ksrc=/usr/src/linux-source-6.1.tar.xz
 [ -f "$ksrc" ] || { echo "guest/build.sh: $ksrc missing (apt-get install linux-source-6.1)" >&2; exit 1; }
 kkey=$( { pkgver linux-source-6.1; pkgver gcc-riscv64-linux-gnu; cat "$here/kernel.config"; } | sha256sum | cut -c1-16)
 kdir=$cache/kernel-$kkey
-if [ ! -f "$kdir/Image" ]; then
+if [ ! -f "$kdir/Image" ] || [ ! -f "$kdir/System.map" ]; then
     echo "guest: building Linux Image (cache key $kkey), takes minutes on 2 cores" >&2
     tree=$cache/linux-src-$(pkgver linux-source-6.1)
     if [ ! -f "$tree/.extracted" ]; then
@@ -40,7 +40,7 @@ if [ ! -f "$kdir/Image" ]; then
     done < "$here/kernel.config"
     kmake Image
     mkdir -p "$kdir.tmp"
-    cp "$obj/arch/riscv/boot/Image" "$obj/.config" "$kdir.tmp/"
+    cp "$obj/arch/riscv/boot/Image" "$obj/.config" "$obj/System.map" "$kdir.tmp/"
     gcc -O2 -o "$kdir.tmp/gen_init_cpio" "$tree/usr/gen_init_cpio.c"
     rm -rf "$kdir"; mv "$kdir.tmp" "$kdir"
     rm -rf "$obj"

@@ -19,7 +19,57 @@ static uint64_t now_ns(void)
 
 uint64_t machine__ticks(struct machine *m)
 {
-	return (now_ns() - m->clock_start_ns) / (1000000000ull / TIMEBASE_HZ);
+	uint64_t paused = __atomic_load_n(&m->paused_at_ns, __ATOMIC_ACQUIRE);
+	uint64_t now = paused ? paused : now_ns();
+	return (now - __atomic_load_n(&m->clock_start_ns, __ATOMIC_ACQUIRE)) / (1000000000ull / TIMEBASE_HZ);
+}
+
+void machine__pause(struct machine *m)
+{
+	pthread_mutex_lock(&m->lock);
+	atomic_store(&m->pause_req, true);
+	for (unsigned i = 0; i < m->nharts; i++)
+		atomic_store(&m->harts[i]->kick, 1);
+	pthread_cond_broadcast(&m->wake);
+	while (m->parked < m->nharts && !atomic_load(&m->halted))
+		pthread_cond_wait(&m->wake, &m->lock);
+	if (!m->paused_at_ns)
+		__atomic_store_n(&m->paused_at_ns, now_ns(), __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&m->lock);
+}
+
+void machine__resume(struct machine *m)
+{
+	pthread_mutex_lock(&m->lock);
+	if (m->paused_at_ns) {
+		/* Guest time continues from where it stopped. */
+		__atomic_store_n(&m->clock_start_ns, m->clock_start_ns + (now_ns() - m->paused_at_ns),
+				 __ATOMIC_RELEASE);
+		__atomic_store_n(&m->paused_at_ns, 0, __ATOMIC_RELEASE);
+	}
+	atomic_store(&m->pause_req, false);
+	pthread_cond_broadcast(&m->wake);
+	pthread_mutex_unlock(&m->lock);
+}
+
+bool machine__paused(struct machine *m)
+{
+	pthread_mutex_lock(&m->lock);
+	bool p = atomic_load(&m->pause_req) && m->parked == m->nharts;
+	pthread_mutex_unlock(&m->lock);
+	return p;
+}
+
+/* Called by a hart between runs when a pause is requested: park until resumed. */
+static void park(struct machine *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->parked++;
+	pthread_cond_broadcast(&m->wake);
+	while (atomic_load(&m->pause_req) && !atomic_load(&m->halted))
+		pthread_cond_wait(&m->wake, &m->lock);
+	m->parked--;
+	pthread_mutex_unlock(&m->lock);
 }
 
 static uint64_t clock_ticks(void *opaque)
@@ -208,7 +258,7 @@ static uint64_t update_timers(struct machine *m, uint64_t now)
 static void wait_for_interrupt(struct machine *m, struct rv_cpu *cpu, uint64_t deadline)
 {
 	pthread_mutex_lock(&m->lock);
-	while (!atomic_load(&m->halted) && !cpu__irq_pending(cpu, true)) {
+	while (!atomic_load(&m->halted) && !cpu__irq_pending(cpu, true) && !atomic_load(&m->pause_req)) {
 		uint64_t now = machine__ticks(m);
 		if (now >= deadline)
 			break;
@@ -233,6 +283,10 @@ int machine__run_hart(struct machine *m, unsigned id)
 {
 	struct rv_cpu *cpu = m->harts[id];
 	while (!atomic_load(&m->halted)) {
+		if (atomic_load(&m->pause_req)) {
+			park(m);
+			continue;
+		}
 		update_timers(m, machine__ticks(m));
 		enum rv_exit why;
 		cpu__run(cpu, RUN_BUDGET, &why);

@@ -63,6 +63,11 @@ struct machine {
 
 	/* Guest time: ticks of TIMEBASE_HZ since start, frozen while paused. */
 	uint64_t clock_start_ns;
+	uint64_t paused_at_ns; /* when the current pause began (clock frozen), 0 when running */
+
+	/* Pause protocol: a controller sets pause_req; each hart parks and counts itself in parked. */
+	atomic_bool pause_req;
+	unsigned parked;
 
 	/* Wakes a hart sleeping in WFI. */
 	pthread_mutex_t lock;
@@ -93,6 +98,14 @@ uint64_t machine__ticks(struct machine *m);
 
 /* Run hart `id` until the machine halts; returns the exit code. */
 int machine__run_hart(struct machine *m, unsigned id);
+
+/*
+ * Pause all harts between instructions and freeze guest time; returns once every hart is parked
+ * (or the machine halted). Resume restarts them. Thread-safe; not for use from a hart thread.
+ */
+void machine__pause(struct machine *m);
+void machine__resume(struct machine *m);
+bool machine__paused(struct machine *m);
 
 /* Stop the machine (poweroff, reboot, HTIF exit, timeout) with an exit code. Thread-safe. */
 void machine__halt(struct machine *m, int code, const char *why);

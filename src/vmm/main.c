@@ -2,16 +2,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "machine/machine.h"
-#include "vmm/console.h"
+#include "vmm/vmm.h"
 
 #define WISP_VERSION "0.1.0"
 #define DEFAULT_CMDLINE "console=ttyS0 earlycon=sbi"
@@ -45,35 +43,6 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 		return -1;
 	*out = v;
 	return 0;
-}
-
-struct timeout_arg {
-	struct machine *m;
-	double seconds;
-};
-
-static void *timeout_thread(void *opaque)
-{
-	struct timeout_arg *t = opaque;
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += (time_t)t->seconds;
-	deadline.tv_nsec += (long)((t->seconds - (double)(time_t)t->seconds) * 1e9);
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&t->m->lock);
-	while (!atomic_load(&t->m->halted)) {
-		if (pthread_cond_timedwait(&t->m->wake, &t->m->lock, &deadline) == ETIMEDOUT)
-			break;
-	}
-	pthread_mutex_unlock(&t->m->lock);
-	if (!atomic_load(&t->m->halted)) {
-		fprintf(stderr, "\nwisp: timeout after %g s\n", t->seconds);
-		machine__halt(t->m, 124, "timeout");
-	}
-	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -148,31 +117,17 @@ int main(int argc, char **argv)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
-	static struct machine m;
-	struct console con;
-	memset(&con, 0, sizeof(con));
-	con.out_fd = STDOUT_FILENO;
-	if (machine__init(&m, &cfg, console__put, &con) < 0) {
-		machine__exit(&m);
+	static struct vmm vmm;
+	vmm.timeout = timeout;
+	if (vmm__create(&vmm, &cfg, cfg.elf ? -1 : STDIN_FILENO, STDOUT_FILENO) < 0)
+		return 1;
+	if (vmm__start(&vmm) < 0) {
+		vmm__destroy(&vmm);
 		return 1;
 	}
-	if (console__init(&con, &m, cfg.elf ? -1 : STDIN_FILENO, STDOUT_FILENO) < 0) {
-		fprintf(stderr, "wisp: cannot start the console\n");
-		machine__exit(&m);
-		return 1;
-	}
-	pthread_t tt;
-	struct timeout_arg targ = { &m, timeout };
-	bool have_timeout = timeout > 0 && pthread_create(&tt, NULL, timeout_thread, &targ) == 0;
-
-	int code = machine__run_hart(&m, 0);
-
-	machine__halt(&m, code, NULL);
-	if (have_timeout)
-		pthread_join(tt, NULL);
-	console__exit(&con);
-	if (!cfg.elf && m.exit_why)
-		fprintf(stderr, "\nwisp: guest stopped (%s)\n", m.exit_why);
-	machine__exit(&m);
+	int code = vmm__wait(&vmm);
+	if (!cfg.elf && vmm.m.exit_why)
+		fprintf(stderr, "\nwisp: guest stopped (%s)\n", vmm.m.exit_why);
+	vmm__destroy(&vmm);
 	return code;
 }

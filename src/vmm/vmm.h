@@ -1,0 +1,31 @@
+/* The VMM: one machine, its console, its vCPU threads. What the CLI and the API drive. */
+#ifndef WISP_VMM_H
+#define WISP_VMM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "machine/machine.h"
+#include "vmm/console.h"
+
+struct vmm {
+	struct machine m;
+	struct console con;
+	pthread_t vcpu[CLINT_MAX_HARTS];
+	pthread_t timer;
+	bool created, started, have_timer;
+	double timeout; /* seconds; 0 = none */
+};
+
+/* Build the machine (load images, devices) without running it. Prints errors; returns -1. */
+int vmm__create(struct vmm *v, const struct machine_config *cfg, int console_in, int console_out);
+/* Start the vCPU threads. */
+int vmm__start(struct vmm *v);
+/* Wait for the guest to stop; returns wisp's exit status. */
+int vmm__wait(struct vmm *v);
+/* Pause/resume the guest (guest time stops while paused). */
+void vmm__pause(struct vmm *v);
+void vmm__resume(struct vmm *v);
+void vmm__destroy(struct vmm *v);
+
+#endif

@@ -190,6 +190,8 @@ static void exec_amo(struct rv_cpu *cpu, uint32_t insn, uint32_t rd, uint64_t ad
 		cpu->x[rd] = res;
 }
 
+#define CSR_NUM_MIP 0x344
+
 static void exec_csr(struct rv_cpu *cpu, uint32_t insn, uint32_t rd, uint32_t rs1, uint32_t f3)
 {
 	unsigned csr = insn >> 20;
@@ -202,7 +204,12 @@ static void exec_csr(struct rv_cpu *cpu, uint32_t insn, uint32_t rd, uint32_t rs
 	if (!reads && (csr >> 10) == 3)
 		illegal(cpu, insn);
 	if (writes) {
-		uint64_t nv = (f3 & 3) == 1 ? src : (f3 & 3) == 2 ? old | src : old & ~src;
+		/*
+		 * csrrs/csrrc on mip modify only the software-writable SEIP bit, not the PLIC's line
+		 * that the read reflects: otherwise a set of STIP would latch a passing SEIP forever.
+		 */
+		uint64_t base = csr == CSR_NUM_MIP ? (old & ~MIP_SEIP) | (cpu->mip_sw & MIP_SEIP) : old;
+		uint64_t nv = (f3 & 3) == 1 ? src : (f3 & 3) == 2 ? base | src : base & ~src;
 		if (!csr__write(cpu, csr, nv))
 			illegal(cpu, insn);
 	}

@@ -825,9 +825,30 @@ static void test_wfi_exits(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+
+/* csrrs on mip must not latch the external (PLIC) SEIP line into the software SEIP bit. */
+static void test_mip_rmw_ignores_external_seip(void **state)
+{
+	(void)state;
+	struct fake_hart *h = fake_hart__new();
+	assert_non_null(h);
+	cpu__set_mip(h->cpu, MIP_SEIP, true); /* the PLIC raises SEIP */
+	const uint32_t code[] = {
+		ADDI(R_T0, R_ZERO, (int32_t)MIP_STIP),
+		CSRRS(R_T1, 0x344, R_T0), /* csrs mip, STIP (as firmware does on a timer interrupt) */
+	};
+	fake_hart__load(h, FAKE_RAM_BASE, code, 2);
+	fake_hart__run(h, 2);
+	assert_true(h->cpu->x[R_T1] & MIP_SEIP); /* the read shows the line */
+	cpu__set_mip(h->cpu, MIP_SEIP, false); /* the PLIC drops it */
+	assert_int_equal(cpu__mip(h->cpu) & (MIP_SEIP | MIP_STIP), MIP_STIP);
+	fake_hart__free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mip_rmw_ignores_external_seip),
 		cmocka_unit_test(test_encoder_selfcheck),
 		T(test_alu_reg_imm),
 		T(test_word_ops_sign_extend),

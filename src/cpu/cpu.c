@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cpu/internal.h"
+#include "cpu/rvc.h"
 
 #define MISA_RV64 (2ull << 62)
 #define MISA_EXT(c) (1ull << ((c) - 'A'))
@@ -14,6 +15,7 @@ void cpu__init(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, const st
 	memset(cpu, 0, sizeof(*cpu));
 	cpu->mhartid = hartid;
 	cpu->plat = *plat;
+	cpu->rvc = rvc__table();
 	mmu__init(&cpu->mmu, bus);
 	cpu__reset(cpu, bus->ram_base);
 }

@@ -108,6 +108,7 @@ struct rv_cpu {
 	uint64_t resv_value;
 	bool resv_valid;
 
+	const uint32_t *rvc; /* compressed-instruction expansion table */
 	struct rv_mmu mmu;
 	struct rv_platform plat;
 

@@ -275,14 +275,14 @@ static bool exec_system(struct rv_cpu *cpu, uint32_t insn)
 	illegal(cpu, insn);
 }
 
-static inline uint32_t fetch(struct rv_cpu *cpu, const uint8_t *page, unsigned *len)
+static inline uint32_t fetch(struct rv_cpu *cpu, const uint8_t *page, const uint32_t *rvc, unsigned *len)
 {
 	unsigned off = (unsigned)(cpu->pc & (PAGE_SIZE - 1));
 	uint16_t lo;
 	memcpy(&lo, page + off, 2);
 	if ((lo & 3) != 3) {
 		*len = 2;
-		uint32_t insn = rvc__expand(lo);
+		uint32_t insn = rvc[lo];
 		if (unlikely(!insn))
 			illegal(cpu, lo);
 		return insn;
@@ -304,6 +304,7 @@ static void exec_loop(struct rv_cpu *cpu)
 	uint64_t *x = cpu->x;
 	uint64_t page_va = ~0ull;
 	const uint8_t *page = NULL;
+	const uint32_t *rvc = cpu->rvc;
 
 	while (likely(cpu->budget > 0)) {
 		cpu->budget--;
@@ -313,7 +314,7 @@ static void exec_loop(struct rv_cpu *cpu)
 			page_va = pc & PAGE_MASK;
 		}
 		unsigned len;
-		uint32_t insn = fetch(cpu, page, &len);
+		uint32_t insn = fetch(cpu, page, rvc, &len);
 		uint32_t rd = (insn >> 7) & 0x1f, rs1 = (insn >> 15) & 0x1f, rs2 = (insn >> 20) & 0x1f;
 		uint32_t f3 = (insn >> 12) & 7;
 		int64_t imm_i = (int32_t)insn >> 20;

@@ -1,6 +1,8 @@
 /* Compressed (RVC) instructions: expanded to their 32-bit equivalents before execution. */
 #include "cpu/rvc.h"
 
+#include <pthread.h>
+
 static uint32_t bits(uint32_t v, int hi, int lo)
 {
 	return (v >> lo) & ((1u << (hi - lo + 1)) - 1);
@@ -173,4 +175,20 @@ uint32_t rvc__expand(uint16_t c)
 	default:
 		return q2(c);
 	}
+}
+
+/* Every 16-bit encoding expanded once: decoding an RVC instruction is then a single load. */
+static uint32_t table[1 << 16];
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void table_init(void)
+{
+	for (uint32_t c = 0; c < (1u << 16); c++)
+		table[c] = (c & 3) == 3 ? 0 : rvc__expand((uint16_t)c);
+}
+
+const uint32_t *rvc__table(void)
+{
+	pthread_once(&table_once, table_init);
+	return table;
 }

@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 MEM ?= 256
 
-.PHONY: all wisp guest run run-only test test-only clean setup
+.PHONY: all wisp guest run run-only test test-only clean setup bench
 
 all: wisp
 
@@ -35,3 +35,8 @@ test-only:
 
 clean:
 	rm -rf $(BUILD)
+
+# Benchmarks against qemu-system-riscv64 on the same guest (BENCH_ARGS=--quick for a short run).
+bench: setup
+	$(MAKE) wisp guest
+	python3 bench/bench.py $(BUILD)/wisp $(BUILD)/guest $(BENCH_ARGS)

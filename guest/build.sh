@@ -91,7 +91,8 @@ rm -rf "$root"; mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp
 cp "$bdir/busybox" "$root/bin/busybox"
 install -m 0644 "$here/inittab" "$root/etc/inittab"
 install -m 0755 "$here/rcS" "$root/etc/rcS"
-printf 'root:x:0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
+# root has no password: a test VM; getty on hvc0 (--vconsole) logs in with just "root".
+printf 'root::0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\n' > "$root/etc/group"
 spec=$out/initrd.spec
 {

@@ -308,10 +308,11 @@ bool csr__write(struct rv_cpu *cpu, unsigned csr, uint64_t val)
 		if (((s & MSTATUS_MPP) >> 11) == 2)
 			s = (s & ~MSTATUS_MPP) | (old & MSTATUS_MPP); /* MPP=2 is reserved: keep the old value */
 		cpu->mstatus = sd_fixup(s);
-		if ((old ^ cpu->mstatus) & (MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_SUM | MSTATUS_MXR)) {
-			mmu__flush(&cpu->mmu);
+		uint64_t changed = old ^ cpu->mstatus;
+		if (changed & MSTATUS_MXR)
+			mmu__flush(&cpu->mmu); /* MXR widens what reads may see: cached entries are stale */
+		if (changed & (MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_SUM | MSTATUS_MXR))
 			mmu__update_ctx(cpu);
-		}
 		cpu__request_exit(cpu);
 		return true;
 	}

@@ -224,7 +224,10 @@ static bool exec_system(struct rv_cpu *cpu, uint32_t insn)
 	if (insn >> 25 == 0x09) { /* sfence.vma */
 		if (rd || cpu->priv == PRV_U || (cpu->priv == PRV_S && (cpu->mstatus & MSTATUS_TVM)))
 			illegal(cpu, insn);
-		mmu__flush(&cpu->mmu);
+		if (rs1)
+			mmu__flush_page(&cpu->mmu, cpu->x[rs1]);
+		else
+			mmu__flush(&cpu->mmu);
 		cpu__request_exit(cpu);
 		return false;
 	}

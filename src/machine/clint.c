@@ -82,7 +82,8 @@ static void clint_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 		clint__update(c, clint__mtime(c));
 	} else if (base == MTIME_OFF) {
 		uint64_t now = clint__mtime(c);
-		c->offset += (int64_t)(merge(now, off, size, val) - now);
+		/* Modulo 2^64: any mtime the guest writes is fine, the sum must not be signed overflow. */
+		c->offset = (int64_t)((uint64_t)c->offset + (merge(now, off, size, val) - now));
 		clint__update(c, clint__mtime(c));
 	}
 }

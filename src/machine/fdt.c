@@ -129,6 +129,14 @@ static int soc(struct machine *m, void *fdt)
 	TRY(fdt_property_u32(fdt, "value", SYSCON_REBOOT));
 	TRY(fdt_end_node(fdt));
 
+	/* The boot timer, so the guest's init can tell whether to signal it. */
+	if (m->cfg.boot_timer) {
+		TRY(begin_node_at(fdt, "boottimer", BOOTTIMER_BASE));
+		TRY(fdt_property_string(fdt, "compatible", "wisp,boot-timer"));
+		TRY(prop_reg(fdt, BOOTTIMER_BASE, BOOTTIMER_SIZE));
+		TRY(fdt_end_node(fdt));
+	}
+
 	/* virtio-mmio slots are added by the virtio layer when devices exist. */
 	for (unsigned i = 0; i < m->nmmio; i++) {
 		struct mmio_region *r = &m->mmio[i];

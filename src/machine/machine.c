@@ -176,8 +176,8 @@ int machine__init(struct machine *m, const struct machine_config *cfg, void (*co
 			(unsigned long long)cfg->mem_mib);
 		return -1;
 	}
-	if (cfg->cpus != 1) {
-		fprintf(stderr, "wisp: only 1 vCPU is supported so far (got %u)\n", cfg->cpus);
+	if (cfg->cpus < 1 || cfg->cpus > MACHINE_MAX_CPUS) {
+		fprintf(stderr, "wisp: only %d vCPU is supported so far (got %u)\n", MACHINE_MAX_CPUS, cfg->cpus);
 		return -1;
 	}
 	m->bus.ram_base = RAM_BASE;
@@ -221,12 +221,23 @@ int machine__init(struct machine *m, const struct machine_config *cfg, void (*co
 	machine__add_mmio(m, PLIC_BASE, PLIC_SIZE, &plic__ops, &m->plic, "plic");
 	machine__add_mmio(m, UART_BASE, UART_SIZE, &uart__ops, &m->uart, "uart");
 	machine__add_mmio(m, SYSCON_BASE, SYSCON_SIZE, &syscon__ops, &m->syscon, "syscon");
+	if (cfg->boot_timer) {
+		boottimer__init(&m->boottimer);
+		machine__add_mmio(m, BOOTTIMER_BASE, BOOTTIMER_SIZE, &boottimer__ops, &m->boottimer, "boottimer");
+	}
 
+	if (cfg->attach_devices && cfg->attach_devices(m, cfg->attach_opaque) < 0)
+		return -1;
 	return loader__load(m);
 }
 
 void machine__exit(struct machine *m)
 {
+	if (getenv("WISP_STATS")) {
+		for (unsigned i = 0; i < m->nharts; i++)
+			fprintf(stderr, "wisp: hart %u: %llu instructions, %llu page walks\n", i,
+				(unsigned long long)m->harts[i]->retired, (unsigned long long)m->harts[i]->mmu.walks);
+	}
 	for (unsigned i = 0; i < m->nharts; i++)
 		free(m->harts[i]);
 	uart__destroy(&m->uart);

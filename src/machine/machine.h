@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cpu/cpu.h"
+#include "machine/boottimer.h"
 #include "machine/clint.h"
 #include "machine/devices.h"
 #include "machine/plic.h"
@@ -24,6 +25,9 @@
 #define MAX_MMIO 32
 #define MIN_MEM_MIB 16
 #define MAX_MEM_MIB (64 * 1024)
+#define MACHINE_MAX_CPUS 1 /* harts machine__run_hart is started for so far */
+
+struct machine;
 
 struct machine_config {
 	uint64_t mem_mib;
@@ -34,6 +38,13 @@ struct machine_config {
 	const char *firmware; /* M-mode firmware (OpenSBI fw_jump); NULL = SBI inside the VMM */
 	const char *elf;      /* bare-metal ELF with HTIF tohost; replaces kernel */
 	const char *dump_dtb;
+	bool boot_timer; /* add the boot timer device (--boot-timer) */
+	/*
+	 * Called once the board exists and before the device tree is built: the VMM adds its own devices
+	 * (virtio-mmio slots) here with machine__add_mmio. Optional; returns -1 to fail machine__init.
+	 */
+	int (*attach_devices)(struct machine *m, void *opaque);
+	void *attach_opaque;
 };
 
 struct mmio_region {
@@ -54,6 +65,7 @@ struct machine {
 	struct plic plic;
 	struct uart uart;
 	struct syscon syscon;
+	struct boottimer boottimer;
 
 	/* The SBI inside the VMM: per-hart supervisor timer deadline. */
 	bool sbi;

@@ -66,6 +66,13 @@ void plic__set_irq(void *opaque, unsigned irq, bool level)
 	pthread_mutex_unlock(&p->lock);
 }
 
+void plic__sync(struct plic *p)
+{
+	pthread_mutex_lock(&p->lock);
+	update(p);
+	pthread_mutex_unlock(&p->lock);
+}
+
 static uint64_t plic_read(void *dev, uint64_t off, unsigned size)
 {
 	struct plic *p = dev;

@@ -33,5 +33,7 @@ void plic__init(struct plic *p, struct rv_cpu **harts, unsigned nharts);
 void plic__destroy(struct plic *p);
 /* Drive source `irq` (level-triggered). Thread-safe. Matches irq_line.set. */
 void plic__set_irq(void *plic, unsigned irq, bool level);
+/* Drive the harts' MEIP/SEIP from the current state (after a snapshot restore). Thread-safe. */
+void plic__sync(struct plic *p);
 
 #endif

@@ -26,6 +26,15 @@ void mmu__flush(struct rv_mmu *mmu)
 	memset(mmu->tlb, 0xff, sizeof(mmu->tlb));
 }
 
+void mmu__flush_page(struct rv_mmu *mmu, uint64_t va)
+{
+	unsigned idx = (unsigned)((va >> PAGE_SHIFT) & (TLB_SIZE - 1));
+	for (int c = 0; c < CTX_COUNT; c++)
+		for (int a = 0; a < 3; a++)
+			if (mmu->tlb[c][a][idx].tag == (va & PAGE_MASK))
+				mmu->tlb[c][a][idx].tag = ~0ull;
+}
+
 void mmu__init(struct rv_mmu *mmu, struct rv_bus *bus)
 {
 	mmu->bus = bus;
@@ -43,18 +52,18 @@ static int data_priv(const struct rv_cpu *cpu)
 	return cpu->priv;
 }
 
-static int ctx_of(int priv)
+static int ctx_of(int priv, bool sum)
 {
-	return priv == PRV_M ? CTX_M : priv == PRV_S ? CTX_S : CTX_U;
+	return priv == PRV_M ? CTX_M : priv == PRV_S ? (sum ? CTX_S_SUM : CTX_S) : CTX_U;
 }
 
 void mmu__update_ctx(struct rv_cpu *cpu)
 {
 	struct rv_mmu *m = &cpu->mmu;
-	int d = ctx_of(data_priv(cpu));
+	int d = ctx_of(data_priv(cpu), cpu->mstatus & MSTATUS_SUM);
 	m->rtlb = m->tlb[d][ACC_READ];
 	m->wtlb = m->tlb[d][ACC_WRITE];
-	m->xtlb = m->tlb[ctx_of(cpu->priv)][ACC_EXEC];
+	m->xtlb = m->tlb[ctx_of(cpu->priv, false)][ACC_EXEC];
 }
 
 static uint64_t fault_cause(enum rv_access acc, bool page)

@@ -32,7 +32,7 @@ static inline uint8_t *bus__ram_ptr(const struct rv_bus *bus, uint64_t paddr, ui
 	return bus->ram + off;
 }
 
-#define TLB_BITS 8
+#define TLB_BITS 9
 #define TLB_SIZE (1u << TLB_BITS)
 #define PAGE_SHIFT 12
 #define PAGE_SIZE (1ull << PAGE_SHIFT)
@@ -45,8 +45,12 @@ struct rv_tlb_entry {
 	uintptr_t addend; /* host address = guest virtual address + addend */
 };
 
-/* Translation contexts: one TLB set per effective privilege, so traps need no flush. */
-enum { CTX_U = 0, CTX_S = 1, CTX_M = 2, CTX_COUNT = 3 };
+/*
+ * Translation contexts: one TLB set per effective privilege (and for S-mode data, per value of
+ * sstatus.SUM, which Linux toggles around every user-memory access), so neither traps nor SUM
+ * changes need a flush.
+ */
+enum { CTX_U = 0, CTX_S = 1, CTX_S_SUM = 2, CTX_M = 3, CTX_COUNT = 4 };
 
 struct rv_mmu {
 	struct rv_bus *bus;
@@ -69,6 +73,8 @@ struct rv_cpu;
 
 void mmu__init(struct rv_mmu *mmu, struct rv_bus *bus);
 void mmu__flush(struct rv_mmu *mmu);
+/* Drop the translations of one virtual page (sfence.vma with an address). */
+void mmu__flush_page(struct rv_mmu *mmu, uint64_t va);
 /* Recompute which TLB sets are current after priv, satp or mstatus changed. */
 void mmu__update_ctx(struct rv_cpu *cpu);
 

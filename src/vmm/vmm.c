@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log/log.h"
+
 struct vcpu_arg {
 	struct vmm *v;
 	unsigned id;
@@ -15,6 +17,7 @@ struct vcpu_arg {
 static void *vcpu_thread(void *opaque)
 {
 	struct vmm *v = opaque;
+	log__set_thread_name("vcpu0");
 	machine__run_hart(&v->m, 0);
 	return NULL;
 }
@@ -44,18 +47,32 @@ static void *timeout_thread(void *opaque)
 	return NULL;
 }
 
+/* machine__init's hook: the virtio devices take their slots before the device tree is built. */
+static int attach_devices(struct machine *m, void *opaque)
+{
+	struct vmm *v = opaque;
+	return vmm_devices__create(&v->devices, m, v->devices_cfg);
+}
+
 int vmm__create(struct vmm *v, const struct machine_config *cfg, int console_in, int console_out)
 {
 	double timeout = v->timeout;
+	const struct vmm_devices_config *devices_cfg = v->devices_cfg;
 	memset(v, 0, sizeof(*v));
 	v->timeout = timeout;
+	v->devices_cfg = devices_cfg;
 	v->con.out_fd = console_out;
-	if (machine__init(&v->m, cfg, console__put, &v->con) < 0) {
+	struct machine_config mcfg = *cfg;
+	mcfg.attach_devices = attach_devices;
+	mcfg.attach_opaque = v;
+	if (machine__init(&v->m, &mcfg, console__put, &v->con) < 0) {
+		vmm_devices__exit(&v->devices);
 		machine__exit(&v->m);
 		return -1;
 	}
 	if (console__init(&v->con, &v->m, console_in, console_out) < 0) {
 		fprintf(stderr, "wisp: cannot start the console\n");
+		vmm_devices__exit(&v->devices);
 		machine__exit(&v->m);
 		return -1;
 	}
@@ -66,6 +83,8 @@ int vmm__create(struct vmm *v, const struct machine_config *cfg, int console_in,
 int vmm__start(struct vmm *v)
 {
 	if (!v->created || v->started)
+		return -1;
+	if (vmm_devices__start(&v->devices) < 0)
 		return -1;
 	if (pthread_create(&v->vcpu[0], NULL, vcpu_thread, v) != 0) {
 		fprintf(stderr, "wisp: cannot start the vCPU thread\n");
@@ -110,6 +129,7 @@ void vmm__destroy(struct vmm *v)
 		vmm__wait(v);
 	}
 	console__exit(&v->con);
+	vmm_devices__exit(&v->devices);
 	machine__exit(&v->m);
 	v->created = false;
 }

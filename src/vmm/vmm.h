@@ -7,6 +7,7 @@
 
 #include "machine/machine.h"
 #include "vmm/console.h"
+#include "vmm/devices.h"
 
 struct vmm {
 	struct machine m;
@@ -15,6 +16,9 @@ struct vmm {
 	pthread_t timer;
 	bool created, started, have_timer;
 	double timeout; /* seconds; 0 = none */
+	/* Virtio devices to create (set before vmm__create; NULL = none), and the created ones. */
+	const struct vmm_devices_config *devices_cfg;
+	struct vmm_devices devices;
 };
 
 /* Build the machine (load images, devices) without running it. Prints errors; returns -1. */

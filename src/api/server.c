@@ -1,0 +1,196 @@
+/* HTTP on a Unix socket with libmicrohttpd. */
+#include "api/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log/log.h"
+#include "log/metrics.h"
+
+/* One request in progress on a connection. */
+struct pending {
+	char *body;
+	size_t len, cap;
+	size_t received; /* all body bytes seen, kept or not */
+	bool too_big;
+};
+
+static atomic_uint_fast64_t startup_us, startup_cpu_us;
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = 0;
+	pr_warn("API server: %s", msg);
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct api_response *resp)
+{
+	size_t len = resp->body ? strlen(resp->body) : 0;
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, resp->body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		api_response__free(resp);
+		return MHD_NO;
+	}
+	resp->body = NULL; /* owned by MHD now */
+	MHD_add_response_header(r, MHD_HTTP_HEADER_SERVER, "wisp API");
+	if (len)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result too_big(struct MHD_Connection *conn, size_t size, size_t limit)
+{
+	char msg[160];
+	struct api_response resp;
+	snprintf(msg, sizeof(msg), "Request payload with size %zu is larger than the limit of %zu allowed by server.",
+		 size, limit);
+	pr_warn("API request refused: %s", msg);
+	api_response__fault(&resp, 400, msg);
+	return send_response(conn, &resp);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *upload, size_t *upload_size, void **ctx)
+{
+	struct api_server *s = cls;
+	struct pending *p = *ctx;
+	(void)version;
+	log__set_thread_name("api");
+	if (!p) {
+		/*
+		 * First call: headers only. A body over the limit is refused; a moderately large one is read and
+		 * dropped first, so clients that send it without waiting (no Expect: 100-continue) still get the
+		 * answer rather than a reset connection. A huge declared length is answered at once.
+		 */
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return MHD_NO;
+		*ctx = p;
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl) {
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(cl, &end, 10);
+			if (!errno && *end == 0 && v > s->max_payload) {
+				p->too_big = true;
+				if (v > (unsigned long long)s->max_payload * API_DRAIN_FACTOR)
+					return too_big(conn, (size_t)v, s->max_payload);
+			}
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		p->received += *upload_size;
+		if (!p->too_big && p->len + *upload_size > s->max_payload) {
+			p->too_big = true;
+			free(p->body);
+			p->body = NULL;
+			p->len = p->cap = 0;
+		}
+		if (!p->too_big) {
+			if (p->len + *upload_size + 1 > p->cap) {
+				size_t cap = p->len + *upload_size + 1;
+				char *b = realloc(p->body, cap);
+				if (!b)
+					return MHD_NO;
+				p->body = b;
+				p->cap = cap;
+			}
+			memcpy(p->body + p->len, upload, *upload_size);
+			p->len += *upload_size;
+			p->body[p->len] = 0;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (p->too_big)
+		return too_big(conn, p->received, s->max_payload);
+	struct api_response resp;
+	api_router__handle(s->router, method, url, p->body, p->len, &resp);
+	return send_response(conn, &resp);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx, enum MHD_RequestTerminationCode why)
+{
+	(void)cls;
+	(void)conn;
+	(void)why;
+	struct pending *p = *ctx;
+	if (p) {
+		free(p->body);
+		free(p);
+		*ctx = NULL;
+	}
+}
+
+int api_server__start(struct api_server *s, const char *path, size_t max_payload, struct api_router *router, char *err,
+		      size_t n)
+{
+	memset(s, 0, sizeof(*s));
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(addr.sun_path) || !*path) {
+		snprintf(err, n, "Failed to open the API socket %s: the path must be 1..%zu bytes", path,
+			 sizeof(addr.sun_path) - 1);
+		return -1;
+	}
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		snprintf(err, n, "Failed to open the API socket %s: the path already exists (remove it first)", path);
+		return -1;
+	}
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 64) < 0) {
+		snprintf(err, n, "Failed to open the API socket %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	s->router = router;
+	s->max_payload = max_payload ? max_payload : API_MAX_PAYLOAD_DEFAULT;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+				     0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+				     MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				     MHD_OPTION_END);
+	if (!s->daemon) {
+		snprintf(err, n, "Failed to start the API server on %s", path);
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	/* Firecracker's api_server startup metrics: time from process start to serving. */
+	atomic_store(&startup_us, log__now_us() - log__process_start_us());
+	atomic_store(&startup_cpu_us, log__cpu_now_us());
+	metrics__register_value("api_server", "process_startup_time_us", METRIC_GAUGE, &startup_us);
+	metrics__register_value("api_server", "process_startup_time_cpu_us", METRIC_GAUGE, &startup_cpu_us);
+	pr_info("API server started on %s", path);
+	return 0;
+}
+
+void api_server__stop(struct api_server *s)
+{
+	if (!s->daemon)
+		return;
+	MHD_stop_daemon(s->daemon); /* also closes the listening socket */
+	s->daemon = NULL;
+	unlink(s->path);
+	metrics__unregister(&startup_us);
+	metrics__unregister(&startup_cpu_us);
+}

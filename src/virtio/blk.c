@@ -1,0 +1,234 @@
+/* virtio-blk: one request queue served from a host file with preadv/pwritev straight into guest memory. */
+#include "virtio/blk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SECTOR 512ull
+#define QUEUE_SIZE 256
+
+#define BLK_F_SEG_MAX 2
+#define BLK_F_RO 5
+#define BLK_F_BLK_SIZE 6
+#define BLK_F_FLUSH 9
+
+#define BLK_T_IN 0
+#define BLK_T_OUT 1
+#define BLK_T_FLUSH 4
+#define BLK_T_GET_ID 8
+
+#define BLK_S_OK 0
+#define BLK_S_IOERR 1
+#define BLK_S_UNSUPP 2
+
+struct blk_req_header {
+	uint32_t type, reserved;
+	uint64_t sector;
+};
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+/* Read or write all of iov at file offset off; false on error or end of file. */
+static bool rw_full(int fd, struct iovec *iov, unsigned n, uint64_t off, bool write)
+{
+	while (n) {
+		ssize_t r = write ? pwritev(fd, iov, (int)n, (off_t)off) : preadv(fd, iov, (int)n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		off += (uint64_t)r;
+		while (n && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return true;
+}
+
+static bool in_range(const struct virtio_blk *b, uint64_t sector, uint64_t len)
+{
+	return len % SECTOR == 0 && sector <= b->sectors && len / SECTOR <= b->sectors - sector;
+}
+
+/* IN or OUT: the data is the writable part before the status byte, or the readable part after the header. */
+static uint8_t do_rw(struct virtio_blk *b, struct virtq_chain *c, const struct blk_req_header *h, uint32_t *written)
+{
+	bool out = h->type == BLK_T_OUT;
+	uint64_t len = out ? c->out_len - sizeof(*h) : c->in_len - 1;
+	struct iovec iov[VIRTQ_MAX_SIZE];
+	if (out && b->read_only)
+		return BLK_S_IOERR;
+	if (!in_range(b, h->sector, len))
+		return BLK_S_IOERR;
+	unsigned n = out ? iov__slice(c->iov, c->nout, sizeof(*h), len, iov, VIRTQ_MAX_SIZE)
+			 : iov__slice(virtq_chain__in(c), c->nin, 0, len, iov, VIRTQ_MAX_SIZE);
+	if (!rw_full(b->fd, iov, n, h->sector * SECTOR, out))
+		return BLK_S_IOERR;
+	if (out) {
+		b->stats.writes++;
+		b->stats.write_bytes += len;
+	} else {
+		b->stats.reads++;
+		b->stats.read_bytes += len;
+		*written = (uint32_t)len;
+	}
+	return BLK_S_OK;
+}
+
+static uint8_t do_get_id(struct virtio_blk *b, struct virtq_chain *c, uint32_t *written)
+{
+	uint64_t room = c->in_len - 1;
+	size_t n = room < VIRTIO_BLK_ID_BYTES ? (size_t)room : VIRTIO_BLK_ID_BYTES;
+	*written = (uint32_t)iov__write(virtq_chain__in(c), c->nin, 0, b->id, n);
+	b->stats.get_ids++;
+	return BLK_S_OK;
+}
+
+static uint8_t do_request(struct virtio_blk *b, struct virtq_chain *c, const struct blk_req_header *h,
+			  uint32_t *written)
+{
+	switch (h->type) {
+	case BLK_T_IN:
+	case BLK_T_OUT:
+		return do_rw(b, c, h, written);
+	case BLK_T_FLUSH:
+		b->stats.flushes++;
+		return b->read_only || fdatasync(b->fd) == 0 ? BLK_S_OK : BLK_S_IOERR;
+	case BLK_T_GET_ID:
+		return do_get_id(b, c, written);
+	default:
+		b->stats.unsupported++;
+		return BLK_S_UNSUPP;
+	}
+}
+
+/* One request: header (readable), data, status byte (the last writable byte). */
+static void handle(struct virtio_blk *b, struct virtq_chain *c)
+{
+	struct blk_req_header h;
+	uint32_t written = 0;
+	if (c->out_len < sizeof(h) || c->in_len < 1 || c->in_len > UINT32_MAX) {
+		b->stats.errors++; /* no room for the status: fail it silently */
+		virtq__push(&b->vdev.vq[0], c, 0);
+		return;
+	}
+	iov__read(c->iov, c->nout, 0, &h, sizeof(h));
+	uint8_t status = do_request(b, c, &h, &written);
+	if (status != BLK_S_OK) {
+		b->stats.errors++;
+		written = 0;
+	}
+	iov__write(virtq_chain__in(c), c->nin, c->in_len - 1, &status, 1);
+	virtq__push(&b->vdev.vq[0], c, written + 1);
+}
+
+static void blk_notify(struct virtio_dev *d, unsigned q)
+{
+	struct virtio_blk *b = (struct virtio_blk *)d;
+	bool any = false;
+	while (virtio_dev__pop(d, q, &b->chain) > 0) {
+		handle(b, &b->chain);
+		any = true;
+	}
+	if (any)
+		virtio_dev__signal(d, q);
+}
+
+static const struct virtio_dev_ops blk_ops = { .notify = blk_notify };
+
+static int open_disk(struct virtio_blk *b, const char *path)
+{
+	b->fd = open(path, (b->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	struct stat st;
+	if (b->fd < 0 || fstat(b->fd, &st) < 0) {
+		fprintf(stderr, "wisp: cannot open drive '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		fprintf(stderr, "wisp: drive '%s' is not a file or block device\n", path);
+		return -1;
+	}
+	if (flock(b->fd, (b->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		fprintf(stderr, "wisp: drive '%s' is in use by another process\n", path);
+		return -1;
+	}
+	off_t size = S_ISBLK(st.st_mode) ? lseek(b->fd, 0, SEEK_END) : st.st_size;
+	if (size < 0) {
+		fprintf(stderr, "wisp: cannot size drive '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	b->sectors = (uint64_t)size / SECTOR;
+	return 0;
+}
+
+static void set_id(struct virtio_blk *b, const char *path, const char *id)
+{
+	if (!id) {
+		const char *slash = strrchr(path, '/');
+		id = slash ? slash + 1 : path;
+	}
+	memset(b->id, 0, sizeof(b->id));
+	memcpy(b->id, id, strnlen(id, sizeof(b->id)));
+}
+
+int virtio_blk__init(struct virtio_blk *b, const struct rv_bus *bus, struct irq_line irq, const char *path,
+		     bool read_only, const char *id)
+{
+	memset(b, 0, sizeof(*b));
+	b->read_only = read_only;
+	if (open_disk(b, path) < 0)
+		goto fail;
+	set_id(b, path, id);
+	put64(b->config + 0, b->sectors);
+	put32(b->config + 12, QUEUE_SIZE - 2); /* seg_max */
+	put32(b->config + 20, SECTOR);          /* blk_size */
+	uint64_t features = VIRTIO_F_COMMON | (1ull << BLK_F_SEG_MAX) | (1ull << BLK_F_BLK_SIZE) | (1ull << BLK_F_FLUSH);
+	if (read_only)
+		features |= 1ull << BLK_F_RO;
+	if (virtio_dev__init(&b->vdev, &blk_ops, "virtio-blk", VIRTIO_ID_BLOCK, 1, QUEUE_SIZE, features, b->config,
+			     sizeof(b->config), bus, irq) < 0) {
+		fprintf(stderr, "wisp: cannot create virtio-blk: %s\n", strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+	return -1;
+}
+
+void virtio_blk__exit(struct virtio_blk *b)
+{
+	virtio_dev__exit(&b->vdev);
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+}
+
+struct virtio_blk_stats virtio_blk__stats(struct virtio_blk *b)
+{
+	pthread_mutex_lock(&b->vdev.lock);
+	struct virtio_blk_stats s = b->stats;
+	pthread_mutex_unlock(&b->vdev.lock);
+	return s;
+}

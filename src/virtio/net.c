@@ -1,0 +1,188 @@
+/* virtio-net: receive queue fed from the backend, transmit queue drained into it; one frame per chain. */
+#include "virtio/net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define QUEUE_SIZE 256
+#define RXQ 0
+#define TXQ 1
+
+#define NET_F_MAC 5
+#define NET_F_STATUS 16
+#define NET_S_LINK_UP 1
+
+/* The header for frames to the guest: no checksum or segmentation work, one buffer. */
+static const uint8_t rx_header[VIRTIO_NET_HDR_SIZE] = { [10] = 1 };
+/* The header for frames to the backend: the guest's own is ignored (no offloads were offered). */
+static const uint8_t tx_header[VIRTIO_NET_HDR_SIZE];
+
+static bool deliver(struct virtio_net *n)
+{
+	struct virtq_chain *c = &n->chain;
+	int r = virtio_dev__pop(&n->vdev, RXQ, c);
+	if (r <= 0)
+		return false;
+	struct iovec *in = virtq_chain__in(c);
+	if (c->in_len < n->rx_len) {
+		virtq__unpop(&n->vdev.vq[RXQ]); /* the buffer stays for a frame that fits */
+		n->stats.rx_dropped++;
+		n->rx_len = 0;
+		return true;
+	}
+	iov__write(in, c->nin, 0, rx_header, VIRTIO_NET_HDR_SIZE);
+	iov__write(in, c->nin, VIRTIO_NET_HDR_SIZE, n->rx_frame + VIRTIO_NET_HDR_SIZE, n->rx_len - VIRTIO_NET_HDR_SIZE);
+	virtq__push(&n->vdev.vq[RXQ], c, (uint32_t)n->rx_len);
+	n->stats.rx_packets++;
+	n->stats.rx_bytes += n->rx_len - VIRTIO_NET_HDR_SIZE;
+	n->rx_len = 0;
+	return true;
+}
+
+/* Move frames from the backend into receive buffers until one side runs dry (lock held). */
+static void net_rx(struct virtio_net *n)
+{
+	bool any = false;
+	for (;;) {
+		if (!n->rx_len) {
+			ssize_t r = read(n->fd, n->rx_frame, sizeof(n->rx_frame));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			if (r <= VIRTIO_NET_HDR_SIZE) {
+				n->stats.errors++;
+				continue;
+			}
+			n->rx_len = (size_t)r;
+		}
+		if (!deliver(n))
+			break;
+		any = true;
+	}
+	if (any)
+		virtio_dev__signal(&n->vdev, RXQ);
+}
+
+static void transmit(struct virtio_net *n, struct virtq_chain *c)
+{
+	struct iovec iov[1 + VIRTQ_MAX_SIZE];
+	if (c->out_len <= VIRTIO_NET_HDR_SIZE || c->out_len > VIRTIO_NET_HDR_SIZE + VIRTIO_NET_MAX_FRAME) {
+		n->stats.errors++;
+		return;
+	}
+	size_t len = c->out_len - VIRTIO_NET_HDR_SIZE;
+	iov[0] = (struct iovec){ (void *)tx_header, VIRTIO_NET_HDR_SIZE };
+	unsigned k = iov__slice(c->iov, c->nout, VIRTIO_NET_HDR_SIZE, len, iov + 1, VIRTQ_MAX_SIZE);
+	ssize_t r;
+	do
+		r = writev(n->fd, iov, (int)k + 1);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		n->stats.tx_dropped++;
+		return;
+	}
+	n->stats.tx_packets++;
+	n->stats.tx_bytes += len;
+}
+
+static void net_tx(struct virtio_net *n)
+{
+	bool any = false;
+	while (virtio_dev__pop(&n->vdev, TXQ, &n->chain) > 0) {
+		transmit(n, &n->chain);
+		virtq__push(&n->vdev.vq[TXQ], &n->chain, 0);
+		any = true;
+	}
+	if (any)
+		virtio_dev__signal(&n->vdev, TXQ);
+}
+
+static void net_notify(struct virtio_dev *d, unsigned q)
+{
+	struct virtio_net *n = (struct virtio_net *)d;
+	if (q == RXQ)
+		net_rx(n);
+	else if (q == TXQ)
+		net_tx(n);
+}
+
+/* Frames that arrived before the driver was ready wait in the backend: look now. */
+static void net_activate(struct virtio_dev *d)
+{
+	virtio_dev__kick(d, RXQ);
+}
+
+static void net_reset(struct virtio_dev *d)
+{
+	((struct virtio_net *)d)->rx_len = 0;
+}
+
+static const struct virtio_dev_ops net_ops = { .notify = net_notify, .activate = net_activate, .reset = net_reset };
+
+void virtio_net__rx_event(struct virtio_net *n)
+{
+	pthread_mutex_lock(&n->vdev.lock);
+	if (virtio_dev__live(&n->vdev))
+		net_rx(n);
+	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+int virtio_net__init(struct virtio_net *n, const struct rv_bus *bus, struct irq_line irq, int fd,
+		     const uint8_t *mac)
+{
+	memset(n, 0, sizeof(*n));
+	n->fd = fd;
+	if (mac) {
+		memcpy(n->config, mac, 6);
+	} else if (getrandom(n->config, 6, 0) == 6) {
+		n->config[0] = (uint8_t)((n->config[0] & 0xfe) | 0x02); /* unicast, locally administered */
+	} else {
+		memcpy(n->config, (uint8_t[6]){ 0x02, 0x77, 0x69, 0x73, 0x70, 0x01 }, 6);
+	}
+	n->config[6] = NET_S_LINK_UP;
+	uint64_t features = VIRTIO_F_COMMON | (1ull << NET_F_MAC) | (1ull << NET_F_STATUS);
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+	    virtio_dev__init(&n->vdev, &net_ops, "virtio-net", VIRTIO_ID_NET, 2, QUEUE_SIZE, features, n->config,
+			     sizeof(n->config), bus, irq) < 0) {
+		fprintf(stderr, "wisp: cannot create virtio-net: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void virtio_net__exit(struct virtio_net *n)
+{
+	virtio_dev__exit(&n->vdev);
+	if (n->fd >= 0)
+		close(n->fd);
+	n->fd = -1;
+}
+
+static void on_backend(void *opaque, uint32_t events)
+{
+	(void)events;
+	virtio_net__rx_event(opaque);
+}
+
+int virtio_net__attach(struct virtio_net *n, struct ioloop *l)
+{
+	if (virtio_dev__attach(&n->vdev, l) < 0 ||
+	    ioloop__add(l, n->fd, EPOLLIN | EPOLLET, on_backend, n) < 0)
+		return -1;
+	return 0;
+}
+
+struct virtio_net_stats virtio_net__stats(struct virtio_net *n)
+{
+	pthread_mutex_lock(&n->vdev.lock);
+	struct virtio_net_stats s = n->stats;
+	pthread_mutex_unlock(&n->vdev.lock);
+	return s;
+}

@@ -1,0 +1,530 @@
+/* The microVM life cycle: configuration while not started, build and boot, pause/resume, exit. */
+#include "vmm/controller.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log/log.h"
+#include "log/metrics.h"
+
+bool controller__valid_id(const char *id)
+{
+	size_t n = strlen(id);
+	if (n < 1 || n > CONTROLLER_ID_MAX)
+		return false;
+	for (; *id; id++)
+		if (!isalnum((unsigned char)*id) && *id != '-')
+			return false;
+	return true;
+}
+
+void controller__init(struct controller *c, const char *id, int console_in, int console_out)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	snprintf(c->id, sizeof(c->id), "%s", id ? id : "anonymous-instance");
+	c->console_in = console_in;
+	c->console_out = console_out;
+	c->serial_fd = -1;
+	resources__init(&c->res);
+}
+
+static void unregister_metrics(struct controller *c)
+{
+	if (c->metrics_registered) {
+		metrics__unregister(c);
+		c->metrics_registered = false;
+	}
+}
+
+void controller__exit(struct controller *c)
+{
+	unregister_metrics(c);
+	vmm__destroy(&c->vmm);
+	if (c->serial_fd >= 0)
+		close(c->serial_fd);
+	c->serial_fd = -1;
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->lock);
+}
+
+const char *controller__state_name(enum vm_state s)
+{
+	switch (s) {
+	case VM_NOT_STARTED:
+		return "Not started";
+	case VM_PAUSED:
+		return "Paused";
+	default:
+		return "Running"; /* an exited VM is reported as it was last seen running */
+	}
+}
+
+enum vm_state controller__state(struct controller *c)
+{
+	pthread_mutex_lock(&c->lock);
+	enum vm_state s = c->state;
+	pthread_mutex_unlock(&c->lock);
+	return s;
+}
+
+void controller__get(struct controller *c, struct vm_resources *out, enum vm_state *state)
+{
+	pthread_mutex_lock(&c->lock);
+	*out = c->res;
+	if (state)
+		*state = c->state;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Run `apply` on the configuration only while the microVM has not started. */
+#define PRE_BOOT(c, err, n, apply)                                                                                     \
+	do {                                                                                                           \
+		pthread_mutex_lock(&(c)->lock);                                                                        \
+		int r_ = -1;                                                                                           \
+		if ((c)->state != VM_NOT_STARTED)                                                                      \
+			snprintf(err, n, "%s", MSG_STARTED);                                                           \
+		else                                                                                                   \
+			r_ = (apply);                                                                                  \
+		pthread_mutex_unlock(&(c)->lock);                                                                      \
+		return r_;                                                                                             \
+	} while (0)
+
+int controller__set_boot_source(struct controller *c, const struct boot_source_cfg *b, char *err, size_t n)
+{
+	PRE_BOOT(c, err, n, resources__set_boot_source(&c->res, b, err, n));
+}
+
+int controller__update_machine(struct controller *c, const struct machine_cfg_update *u, bool full, char *err, size_t n)
+{
+	PRE_BOOT(c, err, n, resources__update_machine(&c->res, u, full, err, n));
+}
+
+int controller__put_drive(struct controller *c, const struct drive_cfg *d, char *err, size_t n)
+{
+	PRE_BOOT(c, err, n, resources__put_drive(&c->res, d, err, n));
+}
+
+int controller__put_net(struct controller *c, const struct net_cfg *nc, char *err, size_t n)
+{
+	PRE_BOOT(c, err, n, resources__put_net(&c->res, nc, err, n));
+}
+
+int controller__set_entropy(struct controller *c, const struct entropy_cfg *e, char *err, size_t n)
+{
+	PRE_BOOT(c, err, n, resources__set_entropy(&c->res, e, err, n));
+}
+
+int controller__set_serial(struct controller *c, const struct serial_cfg *s, char *err, size_t n)
+{
+	PRE_BOOT(c, err, n, resources__set_serial(&c->res, s, err, n));
+}
+
+int controller__set_logger(struct controller *c, const struct logger_cfg *l, char *err, size_t n)
+{
+	PRE_BOOT(c, err, n, resources__set_logger(&c->res, l, err, n));
+}
+
+int controller__set_metrics(struct controller *c, const struct metrics_cfg *m, char *err, size_t n)
+{
+	PRE_BOOT(c, err, n, resources__set_metrics(&c->res, m, c->id, err, n));
+}
+
+void controller__set_boot_timer(struct controller *c, bool on)
+{
+	pthread_mutex_lock(&c->lock);
+	c->res.boot_timer = on;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int runtime_check_locked(struct controller *c, char *err, size_t n)
+{
+	if (c->state == VM_NOT_STARTED) {
+		snprintf(err, n, "%s", MSG_NOT_STARTED);
+		return -1;
+	}
+	if (c->state == VM_EXITED) {
+		snprintf(err, n, "The microVM has stopped.");
+		return -1;
+	}
+	return 0;
+}
+
+int controller__update_drive(struct controller *c, const struct drive_update *u, char *err, size_t n)
+{
+	pthread_mutex_lock(&c->lock);
+	int r = runtime_check_locked(c, err, n);
+	if (r == 0 && !resources__drive(&c->res, u->drive_id)) {
+		snprintf(err, n, "Invalid block device ID: %s", u->drive_id);
+		r = -1;
+	} else if (r == 0) {
+		/* Needs the block device to swap its backing file and rate limiting: not there yet. */
+		snprintf(err, n, "Updating a drive of a running microVM is not supported by wisp yet.");
+		r = -1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int controller__update_net(struct controller *c, const struct net_update *u, char *err, size_t n)
+{
+	pthread_mutex_lock(&c->lock);
+	int r = runtime_check_locked(c, err, n);
+	if (r == 0 && !resources__net(&c->res, u->iface_id)) {
+		snprintf(err, n, "Invalid network interface ID: %s", u->iface_id);
+		r = -1;
+	} else if (r == 0) {
+		snprintf(err, n, "Network rate limiters are not supported by wisp yet.");
+		r = -1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* Metrics read straight from the running machine and its devices. */
+static uint64_t m_uart_tx(void *opaque)
+{
+	struct uart *u = &((struct controller *)opaque)->vmm.m.uart;
+	pthread_mutex_lock(&u->lock);
+	uint64_t v = u->tx_bytes;
+	pthread_mutex_unlock(&u->lock);
+	return v;
+}
+
+static uint64_t m_uart_rx(void *opaque)
+{
+	struct uart *u = &((struct controller *)opaque)->vmm.m.uart;
+	pthread_mutex_lock(&u->lock);
+	uint64_t v = u->rx_bytes;
+	pthread_mutex_unlock(&u->lock);
+	return v;
+}
+
+static uint64_t m_instructions(void *opaque)
+{
+	struct machine *m = &((struct controller *)opaque)->vmm.m;
+	uint64_t sum = 0;
+	for (unsigned i = 0; i < m->nharts; i++)
+		sum += __atomic_load_n(&m->harts[i]->retired, __ATOMIC_RELAXED);
+	return sum;
+}
+
+static uint64_t m_boot_time(void *opaque)
+{
+	return atomic_load(&((struct controller *)opaque)->vmm.m.boottimer.boot_us);
+}
+
+#define BLK_STAT(field)                                                                                                \
+	static uint64_t m_blk_##field(void *opaque)                                                                    \
+	{                                                                                                              \
+		struct vmm_devices *d = &((struct controller *)opaque)->vmm.devices;                                   \
+		uint64_t sum = 0;                                                                                      \
+		for (unsigned i = 0; i < d->nblk; i++)                                                                 \
+			sum += virtio_blk__stats(d->blk[i]).field;                                                     \
+		return sum;                                                                                            \
+	}
+BLK_STAT(reads)
+BLK_STAT(writes)
+BLK_STAT(flushes)
+BLK_STAT(read_bytes)
+BLK_STAT(write_bytes)
+BLK_STAT(errors)
+
+#define NET_STAT(field)                                                                                                \
+	static uint64_t m_net_##field(void *opaque)                                                                    \
+	{                                                                                                              \
+		struct vmm_devices *d = &((struct controller *)opaque)->vmm.devices;                                   \
+		uint64_t sum = 0;                                                                                      \
+		for (unsigned i = 0; i < d->nnet; i++)                                                                 \
+			sum += virtio_net__stats(d->net[i]).field;                                                     \
+		return sum;                                                                                            \
+	}
+NET_STAT(rx_packets)
+NET_STAT(rx_bytes)
+NET_STAT(rx_dropped)
+NET_STAT(tx_packets)
+NET_STAT(tx_bytes)
+NET_STAT(tx_dropped)
+
+#define RNG_STAT(field)                                                                                                \
+	static uint64_t m_rng_##field(void *opaque)                                                                    \
+	{                                                                                                              \
+		struct vmm_devices *d = &((struct controller *)opaque)->vmm.devices;                                   \
+		return d->rng ? virtio_rng__stats(d->rng).field : 0;                                                   \
+	}
+RNG_STAT(requests)
+RNG_STAT(bytes)
+RNG_STAT(errors)
+
+static void register_metrics(struct controller *c)
+{
+	static const struct {
+		const char *group, *name;
+		enum metric_kind kind;
+		metric_read_fn read;
+	} table[] = {
+		{ "uart", "write_count", METRIC_COUNTER, m_uart_tx },
+		{ "uart", "read_count", METRIC_COUNTER, m_uart_rx },
+		{ "vcpu", "instructions", METRIC_COUNTER, m_instructions },
+		{ "vmm", "guest_boot_time_us", METRIC_GAUGE, m_boot_time },
+		{ "block", "read_count", METRIC_COUNTER, m_blk_reads },
+		{ "block", "write_count", METRIC_COUNTER, m_blk_writes },
+		{ "block", "flush_count", METRIC_COUNTER, m_blk_flushes },
+		{ "block", "read_bytes", METRIC_COUNTER, m_blk_read_bytes },
+		{ "block", "write_bytes", METRIC_COUNTER, m_blk_write_bytes },
+		{ "block", "execute_fails", METRIC_COUNTER, m_blk_errors },
+		{ "net", "rx_packets_count", METRIC_COUNTER, m_net_rx_packets },
+		{ "net", "rx_bytes_count", METRIC_COUNTER, m_net_rx_bytes },
+		{ "net", "rx_dropped_count", METRIC_COUNTER, m_net_rx_dropped },
+		{ "net", "tx_packets_count", METRIC_COUNTER, m_net_tx_packets },
+		{ "net", "tx_bytes_count", METRIC_COUNTER, m_net_tx_bytes },
+		{ "net", "tx_dropped_count", METRIC_COUNTER, m_net_tx_dropped },
+		{ "entropy", "entropy_event_count", METRIC_COUNTER, m_rng_requests },
+		{ "entropy", "entropy_bytes", METRIC_COUNTER, m_rng_bytes },
+		{ "entropy", "host_rng_fails", METRIC_COUNTER, m_rng_errors },
+	};
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		metrics__register(table[i].group, table[i].name, table[i].kind, table[i].read, c);
+	c->metrics_registered = true;
+}
+
+/* The virtio devices: those given on the command line, then the configured drives (root first), network
+ * interfaces and the entropy device. */
+static int build_devices(struct controller *c, char *err, size_t n)
+{
+	struct vm_resources *r = &c->res;
+	for (unsigned i = 0; i < r->ndrives; i++) {
+		const struct drive_cfg *d = &r->drives[i];
+		struct block_config b = { .path = d->path_on_host, .read_only = d->is_read_only, .id = d->drive_id };
+		if (vmm_devices__add_block(&c->devices, &b) < 0) {
+			snprintf(err, n, "Cannot attach drive %s: no free virtio-mmio slot", d->drive_id);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < r->nnets; i++) {
+		const struct net_cfg *nc = &r->nets[i];
+		struct net_config nd = { .tap = nc->host_dev_name, .has_mac = nc->has_guest_mac };
+		memcpy(nd.mac, nc->guest_mac, sizeof(nd.mac));
+		if (vmm_devices__add_net(&c->devices, &nd) < 0) {
+			snprintf(err, n, "Cannot attach network interface %s: no free virtio-mmio slot", nc->iface_id);
+			return -1;
+		}
+	}
+	if (r->has_entropy && vmm_devices__add_rng(&c->devices) < 0) {
+		snprintf(err, n, "Cannot attach the entropy device: no free virtio-mmio slot");
+		return -1;
+	}
+	return 0;
+}
+
+static int start_locked(struct controller *c, char *err, size_t n)
+{
+	struct vm_resources *r = &c->res;
+	if (c->state != VM_NOT_STARTED) {
+		snprintf(err, n, "%s", MSG_STARTED);
+		return -1;
+	}
+	if (!r->has_boot_source && !c->extras.elf) {
+		snprintf(err, n, "Cannot start microvm without kernel configuration.");
+		return -1;
+	}
+	if (resources__cmdline(r, c->cmdline, sizeof(c->cmdline)) < 0) {
+		snprintf(err, n, "Invalid kernel command line: longer than %d bytes with root=", RES_CMDLINE_MAX - 1);
+		return -1;
+	}
+	if (c->extras.devices)
+		c->devices = *c->extras.devices;
+	else
+		memset(&c->devices, 0, sizeof(c->devices));
+	if (build_devices(c, err, n) < 0) {
+		memset(&c->devices, 0, sizeof(c->devices));
+		return -1;
+	}
+	int out = c->console_out;
+	if (r->has_serial && r->serial.serial_out_path[0]) {
+		char why[RES_PATH_MAX + 64];
+		c->serial_fd = resources__open_output(r->serial.serial_out_path, why, sizeof(why));
+		if (c->serial_fd < 0) {
+			snprintf(err, n, "Cannot open the serial output: %s", why);
+			memset(&c->devices, 0, sizeof(c->devices));
+			return -1;
+		}
+		out = c->serial_fd;
+	}
+	struct machine_config mc = {
+		.mem_mib = r->machine.mem_size_mib,
+		.cpus = r->machine.vcpu_count,
+		.kernel = r->has_boot_source ? r->boot.kernel_image_path : NULL,
+		.initrd = r->has_boot_source && r->boot.initrd_path[0] ? r->boot.initrd_path : NULL,
+		.cmdline = c->cmdline,
+		.firmware = c->extras.firmware,
+		.elf = c->extras.elf,
+		.dump_dtb = c->extras.dump_dtb,
+		.boot_timer = r->boot_timer,
+	};
+	c->vmm.timeout = c->extras.timeout;
+	c->vmm.devices_cfg = &c->devices;
+	pr_info("Starting the microVM: %u vCPU, %llu MiB, kernel %s", mc.cpus, (unsigned long long)mc.mem_mib,
+		mc.elf ? mc.elf : mc.kernel);
+	if (vmm__create(&c->vmm, &mc, mc.elf ? -1 : c->console_in, out) < 0) {
+		snprintf(err, n,
+			 "Failed to start the microVM: the machine could not be built (the reason is on "
+			 "wisp's standard error).");
+		goto fail;
+	}
+	register_metrics(c);
+	if (vmm__start(&c->vmm) < 0) {
+		snprintf(err, n, "Failed to start the microVM: cannot start its threads.");
+		unregister_metrics(c);
+		vmm__destroy(&c->vmm);
+		goto fail;
+	}
+	c->state = VM_RUNNING;
+	pthread_cond_broadcast(&c->cv);
+	metrics__start_periodic(c->extras.metrics_period_ms);
+	pr_info("Successfully started the microVM");
+	return 0;
+fail:
+	memset(&c->devices, 0, sizeof(c->devices));
+	if (c->serial_fd >= 0)
+		close(c->serial_fd);
+	c->serial_fd = -1;
+	return -1;
+}
+
+int controller__start(struct controller *c, char *err, size_t n)
+{
+	pthread_mutex_lock(&c->lock);
+	int r = start_locked(c, err, n);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int controller__pause(struct controller *c, char *err, size_t n)
+{
+	pthread_mutex_lock(&c->lock);
+	int r = runtime_check_locked(c, err, n);
+	if (r == 0 && c->state == VM_RUNNING) {
+		vmm__pause(&c->vmm);
+		if (!atomic_load(&c->vmm.m.halted))
+			c->state = VM_PAUSED;
+		pr_info("The microVM is paused");
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int controller__resume(struct controller *c, char *err, size_t n)
+{
+	pthread_mutex_lock(&c->lock);
+	int r = runtime_check_locked(c, err, n);
+	if (r == 0 && c->state == VM_PAUSED) {
+		vmm__resume(&c->vmm);
+		c->state = VM_RUNNING;
+		pr_info("The microVM is resumed");
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int controller__flush_metrics(struct controller *c, char *err, size_t n)
+{
+	(void)c;
+	if (metrics__flush() < 0) {
+		snprintf(err, n, "Failed to write metrics.");
+		return -1;
+	}
+	return 0;
+}
+
+int controller__send_ctrl_alt_del(struct controller *c, char *err, size_t n)
+{
+	pthread_mutex_lock(&c->lock);
+	int r = runtime_check_locked(c, err, n);
+	if (r == 0) {
+		/*
+		 * Firecracker presses Ctrl+Alt+Del on an i8042 keyboard (x86) or a gpio-keys power button (arm64).
+		 * The RISC-V virt board has neither, and SBI has no host-to-guest shutdown request, so there is no
+		 * way to ask the guest politely yet. Refuse rather than pretend.
+		 */
+		snprintf(err, n,
+			 "SendCtrlAltDel is not supported on RISC-V: the wisp machine has no keyboard "
+			 "controller or power button to deliver it; shut the guest down from inside (poweroff).");
+		r = -1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int controller__snapshot_create(struct controller *c, const struct snapshot_create_cfg *s, char *err, size_t n)
+{
+	(void)s;
+	pthread_mutex_lock(&c->lock);
+	int r = runtime_check_locked(c, err, n);
+	if (r == 0 && c->state != VM_PAUSED) {
+		snprintf(err, n, "Create snapshot only allowed while paused: pause the microVM first (PATCH /vm).");
+		r = -1;
+	} else if (r == 0) {
+		/* The snapshot layer (vmm state + guest memory to snapshot_path / mem_file_path) plugs in here. */
+		snprintf(err, n, "Snapshots are not supported by wisp yet.");
+		r = -1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int controller__snapshot_load(struct controller *c, const struct snapshot_load_cfg *s, char *err, size_t n)
+{
+	(void)s;
+	pthread_mutex_lock(&c->lock);
+	int r = -1;
+	if (c->state != VM_NOT_STARTED)
+		snprintf(err, n, "Loading a microVM snapshot not allowed after configuring boot-specific resources.");
+	else
+		snprintf(err, n, "Snapshots are not supported by wisp yet."); /* restore plugs in here */
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int controller__run(struct controller *c)
+{
+	pthread_mutex_lock(&c->lock);
+	while (c->state == VM_NOT_STARTED && !c->quit)
+		pthread_cond_wait(&c->cv, &c->lock);
+	if (c->state == VM_NOT_STARTED) {
+		int code = c->quit_code;
+		pthread_mutex_unlock(&c->lock);
+		return code;
+	}
+	pthread_mutex_unlock(&c->lock);
+	/* Only this thread joins the vCPUs; the API may still pause or resume meanwhile. */
+	int code = vmm__wait(&c->vmm);
+	pthread_mutex_lock(&c->lock);
+	c->state = VM_EXITED;
+	pthread_mutex_unlock(&c->lock);
+	metrics__stop_periodic();
+	metrics__flush();
+	pr_info("The microVM stopped (%s), exit status %d", c->vmm.m.exit_why ? c->vmm.m.exit_why : "?", code);
+	return code;
+}
+
+void controller__request_exit(struct controller *c, int code, const char *why)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->state == VM_RUNNING || c->state == VM_PAUSED) {
+		machine__halt(&c->vmm.m, code, why);
+	} else if (c->state == VM_NOT_STARTED) {
+		c->quit = true;
+		c->quit_code = code;
+		pthread_cond_broadcast(&c->cv);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+const char *controller__exit_reason(struct controller *c)
+{
+	return c->vmm.created ? c->vmm.m.exit_why : NULL;
+}

@@ -1,0 +1,273 @@
+/* Virtio devices of the microVM: configs, slot assignment, interrupt wiring, the I/O thread. */
+#include "vmm/devices.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static unsigned nconfigured(const struct vmm_devices_config *c)
+{
+	return c->nblock + c->nnet + c->rng + c->console;
+}
+
+static int slot_free(const struct vmm_devices_config *c, const char *what)
+{
+	if (nconfigured(c) < VIRTIO_SLOTS)
+		return 0;
+	fprintf(stderr, "wisp: no virtio slot left for %s (at most %d devices)\n", what, VIRTIO_SLOTS);
+	return -1;
+}
+
+int vmm_devices__add_block(struct vmm_devices_config *c, const struct block_config *b)
+{
+	if (!b->path || !*b->path) {
+		fprintf(stderr, "wisp: a drive needs a path\n");
+		return -1;
+	}
+	if (slot_free(c, "a drive") < 0)
+		return -1;
+	c->block[c->nblock++] = *b;
+	return 0;
+}
+
+int vmm_devices__add_net(struct vmm_devices_config *c, const struct net_config *n)
+{
+	if (!n->tap || !*n->tap) {
+		fprintf(stderr, "wisp: a network interface needs tap=NAME\n");
+		return -1;
+	}
+	if (slot_free(c, "a network interface") < 0)
+		return -1;
+	c->net[c->nnet++] = *n;
+	return 0;
+}
+
+int vmm_devices__add_rng(struct vmm_devices_config *c)
+{
+	if (!c->rng && slot_free(c, "the entropy device") < 0)
+		return -1;
+	c->rng = true;
+	return 0;
+}
+
+int vmm_devices__add_console(struct vmm_devices_config *c)
+{
+	if (!c->console && slot_free(c, "the virtio console") < 0)
+		return -1;
+	c->console = true;
+	return 0;
+}
+
+int vmm_devices__parse_drive(char *arg, struct block_config *b)
+{
+	memset(b, 0, sizeof(*b));
+	char *save = NULL;
+	b->path = strtok_r(arg, ",", &save);
+	for (char *opt; (opt = strtok_r(NULL, ",", &save));) {
+		if (!strcmp(opt, "ro")) {
+			b->read_only = true;
+		} else if (!strcmp(opt, "rw")) {
+			b->read_only = false;
+		} else if (!strncmp(opt, "id=", 3) && opt[3]) {
+			b->id = opt + 3;
+		} else {
+			fprintf(stderr, "wisp: --drive: unknown option '%s' (PATH[,ro][,id=NAME])\n", opt);
+			return -1;
+		}
+	}
+	if (!b->path) {
+		fprintf(stderr, "wisp: --drive needs a path\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char end;
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &end) != 6 ||
+	    strlen(s) != 17)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return (mac[0] & 1) ? -1 : 0; /* a multicast address cannot be a station's */
+}
+
+int vmm_devices__parse_net(char *arg, struct net_config *n)
+{
+	memset(n, 0, sizeof(*n));
+	char *save = NULL;
+	for (char *opt = strtok_r(arg, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(opt, "tap=", 4) && opt[4]) {
+			n->tap = opt + 4;
+		} else if (!strncmp(opt, "mac=", 4) && parse_mac(opt + 4, n->mac) == 0) {
+			n->has_mac = true;
+		} else {
+			fprintf(stderr, "wisp: --net: bad option '%s' (tap=NAME[,mac=xx:xx:xx:xx:xx:xx])\n", opt);
+			return -1;
+		}
+	}
+	if (!n->tap) {
+		fprintf(stderr, "wisp: --net needs tap=NAME\n");
+		return -1;
+	}
+	return 0;
+}
+
+int vmm_devices__cli(struct vmm_devices_config *c, const char *option, char *arg)
+{
+	if (!strcmp(option, "drive")) {
+		struct block_config b;
+		return vmm_devices__parse_drive(arg, &b) < 0 ? -1 : vmm_devices__add_block(c, &b);
+	}
+	if (!strcmp(option, "net")) {
+		struct net_config n;
+		return vmm_devices__parse_net(arg, &n) < 0 ? -1 : vmm_devices__add_net(c, &n);
+	}
+	if (!strcmp(option, "rng"))
+		return vmm_devices__add_rng(c);
+	if (!strcmp(option, "vconsole"))
+		return vmm_devices__add_console(c);
+	return -1;
+}
+
+/* A virtio interrupt line: the PLIC input, then wake a hart sleeping in WFI. */
+static void irq_set(void *ctl, unsigned irq, bool level)
+{
+	struct machine *m = ctl;
+	plic__set_irq(&m->plic, irq, level);
+	if (level)
+		machine__kick(m);
+}
+
+/* The next free slot: its interrupt line; the window is registered by add_window. */
+static struct irq_line next_irq(struct vmm_devices *d)
+{
+	return (struct irq_line){ irq_set, d->m, VIRTIO_IRQ0 + d->nslots };
+}
+
+static int add_window(struct vmm_devices *d, struct virtio_dev *vdev)
+{
+	uint64_t base = VIRTIO_BASE + d->nslots * VIRTIO_STRIDE;
+	if (machine__add_mmio(d->m, base, VIRTIO_MMIO_SIZE, &virtio_mmio__ops, vdev, vdev->name) < 0) {
+		fprintf(stderr, "wisp: cannot map %s at 0x%llx\n", vdev->name, (unsigned long long)base);
+		return -1;
+	}
+	d->nslots++;
+	return 0;
+}
+
+static int create_block(struct vmm_devices *d, const struct block_config *c)
+{
+	struct virtio_blk *b = calloc(1, sizeof(*b));
+	if (!b || virtio_blk__init(b, &d->m->bus, next_irq(d), c->path, c->read_only, c->id) < 0) {
+		free(b);
+		return -1;
+	}
+	d->blk[d->nblk++] = b;
+	return add_window(d, &b->vdev) < 0 || virtio_dev__attach(&b->vdev, &d->loop) < 0 ? -1 : 0;
+}
+
+static int create_net(struct vmm_devices *d, const struct net_config *c)
+{
+	int fd = tap__open(c->tap);
+	if (fd < 0)
+		return -1;
+	struct virtio_net *n = calloc(1, sizeof(*n));
+	if (!n || virtio_net__init(n, &d->m->bus, next_irq(d), fd, c->has_mac ? c->mac : NULL) < 0) {
+		free(n);
+		close(fd);
+		return -1;
+	}
+	d->net[d->nnet++] = n;
+	return add_window(d, &n->vdev) < 0 || virtio_net__attach(n, &d->loop) < 0 ? -1 : 0;
+}
+
+static int create_rng(struct vmm_devices *d)
+{
+	d->rng = calloc(1, sizeof(*d->rng));
+	if (!d->rng || virtio_rng__init(d->rng, &d->m->bus, next_irq(d)) < 0) {
+		free(d->rng);
+		d->rng = NULL;
+		return -1;
+	}
+	return add_window(d, &d->rng->vdev) < 0 || virtio_dev__attach(&d->rng->vdev, &d->loop) < 0 ? -1 : 0;
+}
+
+static int create_console(struct vmm_devices *d)
+{
+	d->console = calloc(1, sizeof(*d->console));
+	if (!d->console || virtio_console__init_pty(d->console, &d->m->bus, next_irq(d), d->console_path,
+						    sizeof(d->console_path)) < 0) {
+		free(d->console);
+		d->console = NULL;
+		return -1;
+	}
+	fprintf(stderr, "wisp: virtio console (hvc0) on %s\n", d->console_path);
+	return add_window(d, &d->console->vdev) < 0 || virtio_console__attach(d->console, &d->loop) < 0 ? -1 : 0;
+}
+
+int vmm_devices__create(struct vmm_devices *d, struct machine *m, const struct vmm_devices_config *c)
+{
+	memset(d, 0, sizeof(*d));
+	d->m = m;
+	if (!c || !nconfigured(c))
+		return 0;
+	if (ioloop__init(&d->loop) < 0) {
+		perror("wisp: cannot create the I/O thread's event loop");
+		return -1;
+	}
+	d->have_loop = true;
+	for (unsigned i = 0; i < c->nblock; i++)
+		if (create_block(d, &c->block[i]) < 0)
+			return -1;
+	for (unsigned i = 0; i < c->nnet; i++)
+		if (create_net(d, &c->net[i]) < 0)
+			return -1;
+	if (c->rng && create_rng(d) < 0)
+		return -1;
+	if (c->console && create_console(d) < 0)
+		return -1;
+	return 0;
+}
+
+int vmm_devices__start(struct vmm_devices *d)
+{
+	if (!d->have_loop)
+		return 0;
+	if (ioloop__start(&d->loop) < 0) {
+		fprintf(stderr, "wisp: cannot start the I/O thread\n");
+		return -1;
+	}
+	return 0;
+}
+
+void vmm_devices__stop(struct vmm_devices *d)
+{
+	if (d->have_loop)
+		ioloop__stop(&d->loop);
+}
+
+void vmm_devices__exit(struct vmm_devices *d)
+{
+	vmm_devices__stop(d);
+	for (unsigned i = 0; i < d->nblk; i++) {
+		virtio_blk__exit(d->blk[i]);
+		free(d->blk[i]);
+	}
+	for (unsigned i = 0; i < d->nnet; i++) {
+		virtio_net__exit(d->net[i]);
+		free(d->net[i]);
+	}
+	if (d->rng)
+		virtio_rng__exit(d->rng);
+	free(d->rng);
+	if (d->console)
+		virtio_console__exit(d->console);
+	free(d->console);
+	if (d->have_loop)
+		ioloop__exit(&d->loop);
+	memset(d, 0, sizeof(*d));
+}

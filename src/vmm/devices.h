@@ -1,0 +1,77 @@
+/*
+ * The microVM's virtio devices: plain configs in, devices on virtio-mmio slots out, served by one I/O thread.
+ * The CLI and the API fill a vmm_devices_config; the VMM instantiates it while the machine is built (before
+ * its device tree), then starts the I/O thread with the vCPUs. Nothing here knows HTTP or JSON.
+ */
+#ifndef WISP_VMM_DEVICES_H
+#define WISP_VMM_DEVICES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "machine/machine.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/ioloop.h"
+#include "virtio/net.h"
+#include "virtio/rng.h"
+
+struct block_config {
+	const char *path;
+	bool read_only;
+	const char *id; /* GET_ID string (at most 20 bytes used); NULL = the file name */
+};
+
+struct net_config {
+	const char *tap; /* host TAP interface name */
+	bool has_mac;
+	uint8_t mac[6];
+};
+
+/* What to create. Strings are borrowed: they must outlive vmm__create. */
+struct vmm_devices_config {
+	struct block_config block[VIRTIO_SLOTS];
+	unsigned nblock;
+	struct net_config net[VIRTIO_SLOTS];
+	unsigned nnet;
+	bool rng;
+	bool console; /* virtio-console (hvc0) on a new pseudo-terminal */
+};
+
+/* Append a device; -1 (with a message) when all VIRTIO_SLOTS slots are taken or the config is invalid. */
+int vmm_devices__add_block(struct vmm_devices_config *c, const struct block_config *b);
+int vmm_devices__add_net(struct vmm_devices_config *c, const struct net_config *n);
+int vmm_devices__add_rng(struct vmm_devices_config *c);
+int vmm_devices__add_console(struct vmm_devices_config *c);
+
+/* Command-line forms: "PATH[,ro][,id=NAME]" and "tap=NAME[,mac=xx:xx:xx:xx:xx:xx]". arg must stay alive. */
+int vmm_devices__parse_drive(char *arg, struct block_config *b);
+int vmm_devices__parse_net(char *arg, struct net_config *n);
+
+/* One command-line option: "drive", "net" (arg as above), "rng" or "vconsole" (arg NULL). -1 with a message. */
+int vmm_devices__cli(struct vmm_devices_config *c, const char *option, char *arg);
+
+/* The devices of one running microVM. */
+struct vmm_devices {
+	struct machine *m;
+	struct ioloop loop;
+	bool have_loop;
+	unsigned nslots;
+	struct virtio_blk *blk[VIRTIO_SLOTS];
+	unsigned nblk;
+	struct virtio_net *net[VIRTIO_SLOTS];
+	unsigned nnet;
+	struct virtio_rng *rng;
+	struct virtio_console *console;
+	char console_path[64];
+};
+
+/* Create every configured device on machine m (before its device tree is built). Prints errors; -1. */
+int vmm_devices__create(struct vmm_devices *d, struct machine *m, const struct vmm_devices_config *c);
+/* Start / stop the I/O thread. */
+int vmm_devices__start(struct vmm_devices *d);
+void vmm_devices__stop(struct vmm_devices *d);
+/* Stop and free everything (safe on a zeroed or partly created struct). */
+void vmm_devices__exit(struct vmm_devices *d);
+
+#endif

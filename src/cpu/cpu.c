@@ -2,6 +2,7 @@
 #include "cpu/cpu.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "cpu/internal.h"
@@ -12,7 +13,11 @@
 
 void cpu__init(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, const struct rv_platform *plat)
 {
-	memset(cpu, 0, sizeof(*cpu));
+	memset(cpu, 0, offsetof(struct rv_cpu, bc));
+	memset(cpu->bc.hash, 0, sizeof(cpu->bc.hash));
+	cpu->bc.used = 0;
+	cpu->bc.flush = false;
+	cpu->bc.builds = cpu->bc.flushes = 0;
 	cpu->mhartid = hartid;
 	cpu->plat = *plat;
 	cpu->rvc = rvc__table();
@@ -37,6 +42,7 @@ void cpu__reset(struct rv_cpu *cpu, uint64_t pc)
 	/* Reset value is unspecified; Linux 6.1 never writes scounteren but its vDSO reads `time`. */
 	cpu->scounteren = 7;
 	cpu->resv_valid = false;
+	cpu__flush_icache(cpu);
 	mmu__flush(&cpu->mmu);
 	mmu__update_ctx(cpu);
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cpu/decode.h"
 #include "mmu/mmu.h"
 
 enum { PRV_U = 0, PRV_S = 1, PRV_M = 3 };
@@ -62,6 +63,41 @@ enum { IRQ_SSI = 1, IRQ_MSI = 3, IRQ_STI = 5, IRQ_MTI = 7, IRQ_SEI = 9, IRQ_MEI 
 struct rv_cpu;
 
 /*
+ * Decoded-block cache. A block is a run of instructions from one guest page, decoded once into
+ * ops that the interpreter dispatches with one indirect jump each. Blocks are keyed by the host
+ * address of their first instruction (i.e. by physical address) and live until FENCE.I (local or
+ * by SBI remote fence), a reset, or the arena filling up: like hardware, code written without a
+ * FENCE.I may keep executing stale instructions, which the ISA allows.
+ */
+struct rv_bop {
+	const void *h; /* handler (computed-goto label) */
+	uint8_t rd, rs1, rs2, len;
+	int32_t imm;
+};
+
+struct rv_block {
+	uintptr_t key;
+	struct rv_block *next;
+	uint32_t n;
+	uint32_t pad;
+	struct rv_bop ops[];
+};
+
+#define BCACHE_HASH 4096
+#define BCACHE_ARENA (1u << 20)
+#define BLOCK_MAX_OPS 64
+
+struct rv_bcache {
+	struct rv_block *hash[BCACHE_HASH];
+	size_t used;
+	bool flush; /* flush at the next block boundary (never under a running block) */
+	uint64_t builds, flushes;
+	_Alignas(16) uint8_t arena[BCACHE_ARENA];
+	/* A block that is not cached (an instruction straddling two pages). */
+	_Alignas(16) uint8_t scratch[sizeof(struct rv_block) + 2 * sizeof(struct rv_bop)];
+};
+
+/*
  * What the hart needs from the machine around it. The CPU never knows which devices exist:
  * it sees guest RAM through the MMU and everything else through these callbacks.
  */
@@ -116,7 +152,16 @@ struct rv_cpu {
 	jmp_buf trap_jmp;
 	bool exit_loop;
 	enum rv_exit exit_reason;
+
+	/* Decoded blocks: keep last, cpu__init clears only its index, not the arena. */
+	struct rv_bcache bc;
 };
+
+/* Drop all decoded blocks at the next block boundary (FENCE.I semantics). */
+static inline void cpu__flush_icache(struct rv_cpu *cpu)
+{
+	cpu->bc.flush = true;
+}
 
 /* Lifecycle. */
 void cpu__init(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, const struct rv_platform *plat);

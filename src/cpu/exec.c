@@ -8,6 +8,7 @@
 
 #include "cpu/cpu.h"
 #include "cpu/internal.h"
+#include "cpu/decode.h"
 #include "cpu/rvc.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -37,6 +38,23 @@ static inline void store(struct rv_cpu *cpu, uint64_t va, unsigned size, uint64_
 static _Noreturn void illegal(struct rv_cpu *cpu, uint32_t insn)
 {
 	cpu__raise(cpu, EXC_ILLEGAL, insn);
+}
+
+/* The raw bits of the instruction at pc (for tval), read through the exec TLB. */
+static uint32_t fp_raw(struct rv_cpu *cpu, uint64_t pc)
+{
+	const uint8_t *page = mmu__fetch_page(cpu, pc);
+	unsigned off = (unsigned)(pc & (PAGE_SIZE - 1));
+	uint16_t lo;
+	memcpy(&lo, page + off, 2);
+	if ((lo & 3) != 3)
+		return lo;
+	uint16_t hi = 0;
+	if (off <= PAGE_SIZE - 4)
+		memcpy(&hi, page + off + 2, 2);
+	else
+		memcpy(&hi, mmu__fetch_page(cpu, pc + 2), 2);
+	return (uint32_t)lo | (uint32_t)hi << 16;
 }
 
 static inline int64_t sx32(uint64_t v)
@@ -278,254 +296,443 @@ static bool exec_system(struct rv_cpu *cpu, uint32_t insn)
 	illegal(cpu, insn);
 }
 
-static inline uint32_t fetch(struct rv_cpu *cpu, const uint8_t *page, const uint32_t *rvc, unsigned *len)
+/* Operations that end a block: they may change pc, privilege, translation or interrupt state. */
+static bool ends_block(int op)
 {
-	unsigned off = (unsigned)(cpu->pc & (PAGE_SIZE - 1));
-	uint16_t lo;
-	memcpy(&lo, page + off, 2);
-	if ((lo & 3) != 3) {
-		*len = 2;
-		uint32_t insn = rvc[lo];
-		if (unlikely(!insn))
-			illegal(cpu, lo);
-		return insn;
+	switch (op) {
+	case OP_JAL: case OP_JALR: case OP_BEQ: case OP_BNE: case OP_BLT: case OP_BGE: case OP_BLTU:
+	case OP_BGEU: case OP_SYSTEM: case OP_CSR: case OP_FENCE: case OP_ILLEGAL:
+		return true;
 	}
-	*len = 4;
-	if (likely(off <= PAGE_SIZE - 4)) {
-		uint32_t insn;
-		memcpy(&insn, page + off, 4);
-		return insn;
-	}
-	const uint8_t *next = mmu__fetch_page(cpu, cpu->pc + 2);
-	uint16_t hi;
-	memcpy(&hi, next, 2);
-	return (uint32_t)lo | (uint32_t)hi << 16;
+	return false;
 }
 
+static void bcache_flush(struct rv_bcache *bc)
+{
+	memset(bc->hash, 0, sizeof(bc->hash));
+	bc->used = 0;
+	bc->flush = false;
+	bc->flushes++;
+}
+
+static inline unsigned bcache_slot(uintptr_t key)
+{
+	return (unsigned)(((uint64_t)key * 0x9e3779b97f4a7c15ull) >> (64 - 12)) & (BCACHE_HASH - 1);
+}
+
+/* One op from instruction bits; returns the op so the caller knows whether the block ends. */
+static int decode_into(struct rv_bop *o, const void *const *labels, uint32_t raw, unsigned len,
+		       const uint32_t *rvc)
+{
+	uint32_t w = len == 2 ? rvc[raw & 0xffff] : raw;
+	int32_t imm = 0;
+	int op = w ? decode__op(w, &imm) : OP_ILLEGAL;
+	o->h = labels[op];
+	o->rd = (w >> 7) & 0x1f;
+	o->rs1 = (w >> 15) & 0x1f;
+	o->rs2 = (w >> 20) & 0x1f;
+	o->len = (uint8_t)len;
+	/* ILLEGAL keeps the raw bits for tval; FP loads/stores keep them for their FS check. */
+	o->imm = op == OP_ILLEGAL ? (int32_t)raw : imm;
+	return op;
+}
+
+/*
+ * Decode the block starting at pc (host address h on the page `page`). An instruction that
+ * straddles the page end becomes a one-op block that is not cached (its second half lives on
+ * another page whose mapping may change).
+ */
+static struct rv_block *build_block(struct rv_cpu *cpu, const void *const *labels, const uint8_t *page,
+				    uint64_t pc)
+{
+	struct rv_bcache *bc = &cpu->bc;
+	unsigned off = (unsigned)(pc & (PAGE_SIZE - 1));
+	uint16_t lo;
+	memcpy(&lo, page + off, 2);
+	if ((lo & 3) == 3 && off > PAGE_SIZE - 4) {
+		const uint8_t *next = mmu__fetch_page(cpu, pc + 2);
+		uint16_t hi;
+		memcpy(&hi, next, 2);
+		struct rv_block *b = (struct rv_block *)bc->scratch;
+		b->key = 0;
+		b->n = 2;
+		decode_into(&b->ops[0], labels, (uint32_t)lo | (uint32_t)hi << 16, 4, cpu->rvc);
+		b->ops[1].h = labels[OP_COUNT]; /* end of block */
+		b->ops[1].len = 0;
+		return b;
+	}
+	size_t need = sizeof(struct rv_block) + (BLOCK_MAX_OPS + 1) * sizeof(struct rv_bop);
+	if (bc->used + need > BCACHE_ARENA)
+		bcache_flush(bc);
+	struct rv_block *b = (struct rv_block *)(bc->arena + bc->used);
+	unsigned n = 0;
+	while (n < BLOCK_MAX_OPS && off < PAGE_SIZE) {
+		memcpy(&lo, page + off, 2);
+		uint32_t raw = lo;
+		unsigned len = 2;
+		if ((lo & 3) == 3) {
+			if (off > PAGE_SIZE - 4)
+				break; /* straddles: becomes its own block */
+			memcpy(&raw, page + off, 4);
+			len = 4;
+		}
+		int op = decode_into(&b->ops[n++], labels, raw, len, cpu->rvc);
+		off += len;
+		if (ends_block(op))
+			break;
+	}
+	b->ops[n].h = labels[OP_COUNT]; /* falls through to the next block */
+	b->ops[n].len = 0;
+	b->n = n + 1;
+	b->key = (uintptr_t)(page + (pc & (PAGE_SIZE - 1)));
+	unsigned slot = bcache_slot(b->key);
+	b->next = bc->hash[slot];
+	bc->hash[slot] = b;
+	bc->used += (sizeof(struct rv_block) + b->n * sizeof(struct rv_bop) + 15) & ~(size_t)15;
+	bc->builds++;
+	return b;
+}
+
+static inline struct rv_block *find_block(struct rv_bcache *bc, uintptr_t key)
+{
+	for (struct rv_block *b = bc->hash[bcache_slot(key)]; b; b = b->next)
+		if (b->key == key)
+			return b;
+	return NULL;
+}
+
+/*
+ * Run decoded blocks until the budget is used up. Each op handler ends by jumping straight to the
+ * next op's handler (threaded code); `pc` is the address of the current op and is written back to
+ * cpu->pc before anything that can trap. x[0] is re-zeroed after every op so handlers can write
+ * rd unconditionally.
+ */
 static void exec_loop(struct rv_cpu *cpu)
 {
+	static const void *const labels[OP_COUNT + 1] = {
+#define OP_LABEL(name) [OP_##name] = &&L_##name,
+		OPS(OP_LABEL)
+#undef OP_LABEL
+		[OP_COUNT] = &&L_END,
+	};
 	uint64_t *x = cpu->x;
+	struct rv_bcache *bc = &cpu->bc;
 	uint64_t page_va = ~0ull;
 	const uint8_t *page = NULL;
-	const uint32_t *rvc = cpu->rvc;
+	const struct rv_bop *op;
+	uint64_t pc;
 
-	while (likely(cpu->budget > 0)) {
-		cpu->budget--;
-		uint64_t pc = cpu->pc;
-		if (unlikely((pc & PAGE_MASK) != page_va)) {
-			page = mmu__fetch_page(cpu, pc);
-			page_va = pc & PAGE_MASK;
-		}
-		unsigned len;
-		uint32_t insn = fetch(cpu, page, rvc, &len);
-		uint32_t rd = (insn >> 7) & 0x1f, rs1 = (insn >> 15) & 0x1f, rs2 = (insn >> 20) & 0x1f;
-		uint32_t f3 = (insn >> 12) & 7;
-		int64_t imm_i = (int32_t)insn >> 20;
-		uint64_t next = pc + len;
-		uint64_t v;
+#define DISPATCH()                                                                                           \
+	do {                                                                                                 \
+		x[0] = 0;                                                                                    \
+		if (unlikely(cpu->budget <= 0)) {                                                            \
+			cpu->pc = pc;                                                                        \
+			return;                                                                              \
+		}                                                                                            \
+		cpu->budget--;                                                                               \
+		goto *op->h;                                                                                 \
+	} while (0)
+#define NEXT()                                                                                               \
+	do {                                                                                                 \
+		pc += op->len;                                                                               \
+		op++;                                                                                        \
+		DISPATCH();                                                                                  \
+	} while (0)
+#define JUMP(target)                                                                                         \
+	do {                                                                                                 \
+		x[0] = 0;                                                                                    \
+		cpu->pc = (target);                                                                          \
+		goto block;                                                                                  \
+	} while (0)
+#define SYNC() (cpu->pc = pc)
+#define RD x[op->rd]
+#define RS1 x[op->rs1]
+#define RS2 x[op->rs2]
+#define IMM ((uint64_t)(int64_t)op->imm)
+#define BRANCH(cond) JUMP((cond) ? pc + IMM : pc + op->len)
 
-		switch (insn & 0x7f) {
-		case 0x37: /* lui */
-			v = (uint64_t)(int64_t)(int32_t)(insn & 0xfffff000);
-			break;
-		case 0x17: /* auipc */
-			v = pc + (uint64_t)(int64_t)(int32_t)(insn & 0xfffff000);
-			break;
-		case 0x6f: { /* jal */
-			int64_t imm = (int64_t)(((int32_t)insn >> 11) & ~0xfffff) | (insn & 0xff000) |
-				      ((insn >> 9) & 0x800) | ((insn >> 20) & 0x7fe);
-			v = next;
-			next = pc + (uint64_t)imm;
-			break;
-		}
-		case 0x67: /* jalr */
-			if (f3)
-				illegal(cpu, insn);
-			v = next;
-			next = (x[rs1] + (uint64_t)imm_i) & ~1ull;
-			break;
-		case 0x63: { /* branches */
-			uint64_t a = x[rs1], b = x[rs2];
-			bool t;
-			switch (f3) {
-			case 0: t = a == b; break;
-			case 1: t = a != b; break;
-			case 4: t = (int64_t)a < (int64_t)b; break;
-			case 5: t = (int64_t)a >= (int64_t)b; break;
-			case 6: t = a < b; break;
-			case 7: t = a >= b; break;
-			default: illegal(cpu, insn);
-			}
-			if (t) {
-				int64_t imm = (int64_t)(((int32_t)insn >> 19) & ~0xfff) | ((insn << 4) & 0x800) |
-					      ((insn >> 20) & 0x7e0) | ((insn >> 7) & 0x1e);
-				next = pc + (uint64_t)imm;
-			}
-			cpu->pc = next;
-			continue;
-		}
-		case 0x03: { /* loads */
-			uint64_t a = x[rs1] + (uint64_t)imm_i;
-			switch (f3) {
-			case 0: v = (uint64_t)(int64_t)(int8_t)load(cpu, a, 1); break;
-			case 1: v = (uint64_t)(int64_t)(int16_t)load(cpu, a, 2); break;
-			case 2: v = (uint64_t)sx32(load(cpu, a, 4)); break;
-			case 3: v = load(cpu, a, 8); break;
-			case 4: v = load(cpu, a, 1); break;
-			case 5: v = load(cpu, a, 2); break;
-			case 6: v = load(cpu, a, 4); break;
-			default: illegal(cpu, insn);
-			}
-			break;
-		}
-		case 0x23: { /* stores */
-			int64_t imm = (int64_t)(((int32_t)insn >> 20) & ~0x1f) | ((insn >> 7) & 0x1f);
-			uint64_t a = x[rs1] + (uint64_t)imm;
-			if (f3 > 3)
-				illegal(cpu, insn);
-			store(cpu, a, 1u << f3, x[rs2]);
-			cpu->pc = next;
-			continue;
-		}
-		case 0x13: { /* OP-IMM */
-			uint64_t a = x[rs1];
-			switch (f3) {
-			case 0: v = a + (uint64_t)imm_i; break;
-			case 1:
-				if (insn >> 26)
-					illegal(cpu, insn);
-				v = a << (imm_i & 63);
-				break;
-			case 2: v = (int64_t)a < imm_i; break;
-			case 3: v = a < (uint64_t)imm_i; break;
-			case 4: v = a ^ (uint64_t)imm_i; break;
-			case 5:
-				if ((insn >> 26) == 0)
-					v = a >> (imm_i & 63);
-				else if ((insn >> 26) == 0x10)
-					v = (uint64_t)((int64_t)a >> (imm_i & 63));
-				else
-					illegal(cpu, insn);
-				break;
-			case 6: v = a | (uint64_t)imm_i; break;
-			default: v = a & (uint64_t)imm_i; break;
-			}
-			break;
-		}
-		case 0x1b: { /* OP-IMM-32 */
-			uint32_t a = (uint32_t)x[rs1];
-			unsigned sh = (insn >> 20) & 31;
-			if (f3 == 0)
-				v = (uint64_t)sx32(a + (uint32_t)imm_i);
-			else if (f3 == 1 && (insn >> 25) == 0)
-				v = (uint64_t)sx32(a << sh);
-			else if (f3 == 5 && (insn >> 25) == 0)
-				v = (uint64_t)sx32(a >> sh);
-			else if (f3 == 5 && (insn >> 25) == 0x20)
-				v = (uint64_t)(int64_t)((int32_t)a >> sh);
-			else
-				illegal(cpu, insn);
-			break;
-		}
-		case 0x33: { /* OP */
-			uint64_t a = x[rs1], b = x[rs2];
-			uint32_t f7 = insn >> 25;
-			if (f7 == 1) {
-				v = op_m(f3, a, b);
-				break;
-			}
-			if (f7 != 0 && !(f7 == 0x20 && (f3 == 0 || f3 == 5)))
-				illegal(cpu, insn);
-			switch (f3) {
-			case 0: v = f7 ? a - b : a + b; break;
-			case 1: v = a << (b & 63); break;
-			case 2: v = (int64_t)a < (int64_t)b; break;
-			case 3: v = a < b; break;
-			case 4: v = a ^ b; break;
-			case 5: v = f7 ? (uint64_t)((int64_t)a >> (b & 63)) : a >> (b & 63); break;
-			case 6: v = a | b; break;
-			default: v = a & b; break;
-			}
-			break;
-		}
-		case 0x3b: { /* OP-32 */
-			uint32_t a = (uint32_t)x[rs1], b = (uint32_t)x[rs2];
-			uint32_t f7 = insn >> 25;
-			if (f7 == 1) {
-				if (f3 >= 1 && f3 <= 3)
-					illegal(cpu, insn);
-				v = op_m32(cpu, insn, f3, x[rs1], x[rs2]);
-				break;
-			}
-			if (f7 == 0 && f3 == 0)
-				v = (uint64_t)sx32(a + b);
-			else if (f7 == 0x20 && f3 == 0)
-				v = (uint64_t)sx32(a - b);
-			else if (f7 == 0 && f3 == 1)
-				v = (uint64_t)sx32(a << (b & 31));
-			else if (f7 == 0 && f3 == 5)
-				v = (uint64_t)sx32(a >> (b & 31));
-			else if (f7 == 0x20 && f3 == 5)
-				v = (uint64_t)(int64_t)((int32_t)a >> (b & 31));
-			else
-				illegal(cpu, insn);
-			break;
-		}
-		case 0x0f: /* fence, fence.i: memory is coherent and code is fetched from memory */
-			if (f3 > 1)
-				illegal(cpu, insn);
-			__atomic_thread_fence(__ATOMIC_SEQ_CST);
-			cpu->pc = next;
-			continue;
-		case 0x2f: /* AMO */
-			exec_amo(cpu, insn, rd, x[rs1], x[rs2]);
-			cpu->pc = next;
-			continue;
-		case 0x73: /* SYSTEM */
-			if (f3 == 0) {
-				if (!exec_system(cpu, insn))
-					cpu->pc = next;
-				continue;
-			}
-			if (f3 == 4)
-				illegal(cpu, insn);
-			exec_csr(cpu, insn, rd, rs1, f3);
-			cpu->pc = next;
-			continue;
-		case 0x07: { /* FLW / FLD */
-			if (!fpu__enabled(cpu) || (f3 != 2 && f3 != 3))
-				illegal(cpu, insn);
-			uint64_t a = x[rs1] + (uint64_t)imm_i;
-			cpu->f[rd] = f3 == 3 ? load(cpu, a, 8) : (load(cpu, a, 4) | 0xffffffff00000000ull);
-			fpu__dirty(cpu);
-			cpu->pc = next;
-			continue;
-		}
-		case 0x27: { /* FSW / FSD */
-			if (!fpu__enabled(cpu) || (f3 != 2 && f3 != 3))
-				illegal(cpu, insn);
-			int64_t imm = (int64_t)(((int32_t)insn >> 20) & ~0x1f) | ((insn >> 7) & 0x1f);
-			store(cpu, x[rs1] + (uint64_t)imm, f3 == 3 ? 8 : 4, cpu->f[rs2]);
-			cpu->pc = next;
-			continue;
-		}
-		case 0x43:
-		case 0x47:
-		case 0x4b:
-		case 0x4f:
-		case 0x53:
-			if (!fpu__enabled(cpu))
-				illegal(cpu, insn);
-			fpu__exec(cpu, insn);
-			cpu->pc = next;
-			continue;
-		default:
-			illegal(cpu, insn);
-		}
-		if (rd)
-			x[rd] = v;
-		cpu->pc = next;
+block:
+	if (unlikely(cpu->budget <= 0))
+		return;
+	if (unlikely(bc->flush))
+		bcache_flush(bc);
+	cpu->budget--; /* before the fetch: a fetch fault un-counts its instruction */
+	pc = cpu->pc;
+	if (unlikely((pc & PAGE_MASK) != page_va)) {
+		page = mmu__fetch_page(cpu, pc);
+		page_va = pc & PAGE_MASK;
 	}
+	{
+		struct rv_block *b = find_block(bc, (uintptr_t)(page + (pc & (PAGE_SIZE - 1))));
+		if (unlikely(!b))
+			b = build_block(cpu, labels, page, pc);
+		op = b->ops;
+	}
+	goto *op->h;
+
+L_END:
+	cpu->budget++; /* the end marker is not an instruction */
+	JUMP(pc);
+L_ILLEGAL:
+	SYNC();
+	illegal(cpu, (uint32_t)op->imm);
+L_LUI:
+	RD = IMM;
+	NEXT();
+L_AUIPC:
+	RD = pc + IMM;
+	NEXT();
+L_JAL:
+	RD = pc + op->len;
+	JUMP(pc + IMM);
+L_JALR: {
+	uint64_t t = (RS1 + IMM) & ~1ull;
+	RD = pc + op->len;
+	JUMP(t);
+}
+L_BEQ:
+	BRANCH(RS1 == RS2);
+L_BNE:
+	BRANCH(RS1 != RS2);
+L_BLT:
+	BRANCH((int64_t)RS1 < (int64_t)RS2);
+L_BGE:
+	BRANCH((int64_t)RS1 >= (int64_t)RS2);
+L_BLTU:
+	BRANCH(RS1 < RS2);
+L_BGEU:
+	BRANCH(RS1 >= RS2);
+L_LB:
+	SYNC();
+	RD = (uint64_t)(int64_t)(int8_t)load(cpu, RS1 + IMM, 1);
+	NEXT();
+L_LH:
+	SYNC();
+	RD = (uint64_t)(int64_t)(int16_t)load(cpu, RS1 + IMM, 2);
+	NEXT();
+L_LW:
+	SYNC();
+	RD = (uint64_t)sx32(load(cpu, RS1 + IMM, 4));
+	NEXT();
+L_LD:
+	SYNC();
+	RD = load(cpu, RS1 + IMM, 8);
+	NEXT();
+L_LBU:
+	SYNC();
+	RD = load(cpu, RS1 + IMM, 1);
+	NEXT();
+L_LHU:
+	SYNC();
+	RD = load(cpu, RS1 + IMM, 2);
+	NEXT();
+L_LWU:
+	SYNC();
+	RD = load(cpu, RS1 + IMM, 4);
+	NEXT();
+L_SB:
+	SYNC();
+	store(cpu, RS1 + IMM, 1, RS2);
+	NEXT();
+L_SH:
+	SYNC();
+	store(cpu, RS1 + IMM, 2, RS2);
+	NEXT();
+L_SW:
+	SYNC();
+	store(cpu, RS1 + IMM, 4, RS2);
+	NEXT();
+L_SD:
+	SYNC();
+	store(cpu, RS1 + IMM, 8, RS2);
+	NEXT();
+L_ADDI:
+	RD = RS1 + IMM;
+	NEXT();
+L_SLTI:
+	RD = (int64_t)RS1 < (int64_t)IMM;
+	NEXT();
+L_SLTIU:
+	RD = RS1 < IMM;
+	NEXT();
+L_XORI:
+	RD = RS1 ^ IMM;
+	NEXT();
+L_ORI:
+	RD = RS1 | IMM;
+	NEXT();
+L_ANDI:
+	RD = RS1 & IMM;
+	NEXT();
+L_SLLI:
+	RD = RS1 << (op->imm & 63);
+	NEXT();
+L_SRLI:
+	RD = RS1 >> (op->imm & 63);
+	NEXT();
+L_SRAI:
+	RD = (uint64_t)((int64_t)RS1 >> (op->imm & 63));
+	NEXT();
+L_ADDIW:
+	RD = (uint64_t)sx32(RS1 + IMM);
+	NEXT();
+L_SLLIW:
+	RD = (uint64_t)sx32((uint32_t)RS1 << (op->imm & 31));
+	NEXT();
+L_SRLIW:
+	RD = (uint64_t)sx32((uint32_t)RS1 >> (op->imm & 31));
+	NEXT();
+L_SRAIW:
+	RD = (uint64_t)(int64_t)((int32_t)RS1 >> (op->imm & 31));
+	NEXT();
+L_ADD:
+	RD = RS1 + RS2;
+	NEXT();
+L_SUB:
+	RD = RS1 - RS2;
+	NEXT();
+L_SLL:
+	RD = RS1 << (RS2 & 63);
+	NEXT();
+L_SLT:
+	RD = (int64_t)RS1 < (int64_t)RS2;
+	NEXT();
+L_SLTU:
+	RD = RS1 < RS2;
+	NEXT();
+L_XOR:
+	RD = RS1 ^ RS2;
+	NEXT();
+L_SRL:
+	RD = RS1 >> (RS2 & 63);
+	NEXT();
+L_SRA:
+	RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63));
+	NEXT();
+L_OR:
+	RD = RS1 | RS2;
+	NEXT();
+L_AND:
+	RD = RS1 & RS2;
+	NEXT();
+L_MUL:
+	RD = RS1 * RS2;
+	NEXT();
+L_MULH:
+	RD = mulh((int64_t)RS1, (int64_t)RS2);
+	NEXT();
+L_MULHSU:
+	RD = mulhsu((int64_t)RS1, RS2);
+	NEXT();
+L_MULHU:
+	RD = mulhu(RS1, RS2);
+	NEXT();
+L_DIV:
+	RD = op_m(4, RS1, RS2);
+	NEXT();
+L_DIVU:
+	RD = op_m(5, RS1, RS2);
+	NEXT();
+L_REM:
+	RD = op_m(6, RS1, RS2);
+	NEXT();
+L_REMU:
+	RD = op_m(7, RS1, RS2);
+	NEXT();
+L_ADDW:
+	RD = (uint64_t)sx32(RS1 + RS2);
+	NEXT();
+L_SUBW:
+	RD = (uint64_t)sx32(RS1 - RS2);
+	NEXT();
+L_SLLW:
+	RD = (uint64_t)sx32((uint32_t)RS1 << (RS2 & 31));
+	NEXT();
+L_SRLW:
+	RD = (uint64_t)sx32((uint32_t)RS1 >> (RS2 & 31));
+	NEXT();
+L_SRAW:
+	RD = (uint64_t)(int64_t)((int32_t)RS1 >> (RS2 & 31));
+	NEXT();
+L_MULW:
+	RD = op_m32(cpu, 0, 0, RS1, RS2);
+	NEXT();
+L_DIVW:
+	RD = op_m32(cpu, 0, 4, RS1, RS2);
+	NEXT();
+L_DIVUW:
+	RD = op_m32(cpu, 0, 5, RS1, RS2);
+	NEXT();
+L_REMW:
+	RD = op_m32(cpu, 0, 6, RS1, RS2);
+	NEXT();
+L_REMUW:
+	RD = op_m32(cpu, 0, 7, RS1, RS2);
+	NEXT();
+L_FENCE:
+	/* fence.i: decoded blocks may be stale now; the flush happens at the block boundary. */
+	if (((uint32_t)op->imm >> 12 & 7) == 1)
+		bc->flush = true;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	JUMP(pc + op->len);
+L_AMO:
+	SYNC();
+	exec_amo(cpu, (uint32_t)op->imm, op->rd, RS1, RS2);
+	NEXT();
+L_SYSTEM:
+	SYNC();
+	if (!exec_system(cpu, (uint32_t)op->imm))
+		cpu->pc = pc + op->len;
+	x[0] = 0;
+	page_va = ~0ull; /* translation may have changed */
+	goto block;
+L_CSR:
+	SYNC();
+	exec_csr(cpu, (uint32_t)op->imm, op->rd, op->rs1, ((uint32_t)op->imm >> 12) & 7);
+	page_va = ~0ull; /* satp, mstatus or privilege may have changed */
+	JUMP(pc + op->len);
+L_FLW:
+	SYNC();
+	if (!fpu__enabled(cpu))
+		illegal(cpu, fp_raw(cpu, pc));
+	cpu->f[op->rd] = load(cpu, RS1 + IMM, 4) | 0xffffffff00000000ull;
+	fpu__dirty(cpu);
+	NEXT();
+L_FLD:
+	SYNC();
+	if (!fpu__enabled(cpu))
+		illegal(cpu, fp_raw(cpu, pc));
+	cpu->f[op->rd] = load(cpu, RS1 + IMM, 8);
+	fpu__dirty(cpu);
+	NEXT();
+L_FSW:
+	SYNC();
+	if (!fpu__enabled(cpu))
+		illegal(cpu, fp_raw(cpu, pc));
+	store(cpu, RS1 + IMM, 4, cpu->f[op->rs2]);
+	NEXT();
+L_FSD:
+	SYNC();
+	if (!fpu__enabled(cpu))
+		illegal(cpu, fp_raw(cpu, pc));
+	store(cpu, RS1 + IMM, 8, cpu->f[op->rs2]);
+	NEXT();
+L_FP:
+	SYNC();
+	if (!fpu__enabled(cpu))
+		illegal(cpu, fp_raw(cpu, pc));
+	fpu__exec(cpu, (uint32_t)op->imm);
+	NEXT();
+
+#undef DISPATCH
+#undef NEXT
+#undef JUMP
+#undef SYNC
+#undef RD
+#undef RS1
+#undef RS2
+#undef IMM
+#undef BRANCH
 }
 
 uint64_t cpu__run(struct rv_cpu *cpu, uint64_t budget, enum rv_exit *why)

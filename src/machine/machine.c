@@ -228,7 +228,7 @@ int machine__init(struct machine *m, const struct machine_config *cfg, void (*co
 
 	if (cfg->attach_devices && cfg->attach_devices(m, cfg->attach_opaque) < 0)
 		return -1;
-	return loader__load(m);
+	return cfg->restore ? 0 : loader__load(m);
 }
 
 void machine__exit(struct machine *m)
@@ -244,6 +244,8 @@ void machine__exit(struct machine *m)
 	plic__destroy(&m->plic);
 	if (m->bus.ram)
 		munmap(m->bus.ram, m->bus.ram_size);
+	free((void *)m->bus.dirty);
+	free(m->ram_file_pages);
 	pthread_cond_destroy(&m->wake);
 	pthread_mutex_destroy(&m->lock);
 }

@@ -94,8 +94,9 @@ static void send_ipi(struct rv_cpu *cpu)
 
 static void fence(struct rv_cpu *cpu)
 {
-	/* Single-threaded for now: only the caller's own TLB exists. */
+	/* Single-threaded for now: only the caller's own TLB and decoded blocks exist. */
 	mmu__flush(&cpu->mmu);
+	cpu__flush_icache(cpu);
 }
 
 static struct sbiret base_call(struct machine *m, uint64_t fid, uint64_t a0)

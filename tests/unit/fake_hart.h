@@ -92,16 +92,19 @@ static inline void *fake_hart__ram(struct fake_hart *h, uint64_t pa)
 static inline void fake_hart__put32(struct fake_hart *h, uint64_t pa, uint32_t v)
 {
 	memcpy(fake_hart__ram(h, pa), &v, 4);
+	cpu__flush_icache(h->cpu); /* the test writes code: act as FENCE.I */
 }
 
 static inline void fake_hart__put16(struct fake_hart *h, uint64_t pa, uint16_t v)
 {
 	memcpy(fake_hart__ram(h, pa), &v, 2);
+	cpu__flush_icache(h->cpu); /* the test writes code: act as FENCE.I */
 }
 
 static inline void fake_hart__put64(struct fake_hart *h, uint64_t pa, uint64_t v)
 {
 	memcpy(fake_hart__ram(h, pa), &v, 8);
+	cpu__flush_icache(h->cpu); /* the test writes code: act as FENCE.I */
 }
 
 static inline uint64_t fake_hart__get64(struct fake_hart *h, uint64_t pa)

@@ -78,12 +78,14 @@ struct rv_bop {
 struct rv_block {
 	uintptr_t key;
 	struct rv_block *next;
+	/* Successors last seen (taken / fall-through), checked by key before use. */
+	struct rv_block *succ[2];
 	uint32_t n;
 	uint32_t pad;
 	struct rv_bop ops[];
 };
 
-#define BCACHE_HASH 4096
+#define BCACHE_HASH 16384
 #define BCACHE_ARENA (1u << 20)
 #define BLOCK_MAX_OPS 64
 

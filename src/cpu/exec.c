@@ -317,7 +317,7 @@ static void bcache_flush(struct rv_bcache *bc)
 
 static inline unsigned bcache_slot(uintptr_t key)
 {
-	return (unsigned)(((uint64_t)key * 0x9e3779b97f4a7c15ull) >> (64 - 12)) & (BCACHE_HASH - 1);
+	return (unsigned)(((uint64_t)key * 0x9e3779b97f4a7c15ull) >> 40) & (BCACHE_HASH - 1);
 }
 
 /* One op from instruction bits; returns the op so the caller knows whether the block ends. */
@@ -355,6 +355,7 @@ static struct rv_block *build_block(struct rv_cpu *cpu, const void *const *label
 		memcpy(&hi, next, 2);
 		struct rv_block *b = (struct rv_block *)bc->scratch;
 		b->key = 0;
+		b->succ[0] = b->succ[1] = NULL;
 		b->n = 2;
 		decode_into(&b->ops[0], labels, (uint32_t)lo | (uint32_t)hi << 16, 4, cpu->rvc);
 		b->ops[1].h = labels[OP_COUNT]; /* end of block */
@@ -385,6 +386,7 @@ static struct rv_block *build_block(struct rv_cpu *cpu, const void *const *label
 	b->ops[n].len = 0;
 	b->n = n + 1;
 	b->key = (uintptr_t)(page + (pc & (PAGE_SIZE - 1)));
+	b->succ[0] = b->succ[1] = NULL;
 	unsigned slot = bcache_slot(b->key);
 	b->next = bc->hash[slot];
 	bc->hash[slot] = b;
@@ -420,6 +422,7 @@ static void exec_loop(struct rv_cpu *cpu)
 	uint64_t page_va = ~0ull;
 	const uint8_t *page = NULL;
 	const struct rv_bop *op;
+	struct rv_block *cur;
 	uint64_t pc;
 
 #define DISPATCH()                                                                                           \
@@ -438,18 +441,45 @@ static void exec_loop(struct rv_cpu *cpu)
 		op++;                                                                                        \
 		DISPATCH();                                                                                  \
 	} while (0)
-#define JUMP(target)                                                                                         \
+/*
+ * Leave the block for `target`. Within the same page the successor block is found through the
+ * block's successor cache (the page's translation cannot change inside a run of blocks: anything
+ * that changes it ends the run), otherwise through the hash table at `block`.
+ */
+#define JUMP_VIA(target, i)                                                                                  \
 	do {                                                                                                 \
+		uint64_t t_ = (target);                                                                      \
 		x[0] = 0;                                                                                    \
-		cpu->pc = (target);                                                                          \
+		cpu->pc = t_;                                                                                \
+		if (likely((t_ & PAGE_MASK) == page_va) && likely(cpu->budget > 0)) {                        \
+			uintptr_t k_ = (uintptr_t)(page + (t_ & (PAGE_SIZE - 1)));                           \
+			struct rv_block *s_ = cur->succ[i];                                                  \
+			if (unlikely(!s_ || s_->key != k_)) {                                                \
+				s_ = find_block(bc, k_);                                                     \
+				if (!s_)                                                                     \
+					goto block;                                                          \
+				cur->succ[i] = s_;                                                           \
+			}                                                                                    \
+			cur = s_;                                                                            \
+			pc = t_;                                                                             \
+			op = s_->ops;                                                                        \
+			cpu->budget--;                                                                       \
+			goto *op->h;                                                                         \
+		}                                                                                            \
 		goto block;                                                                                  \
 	} while (0)
+#define JUMP(target) JUMP_VIA(target, 0)
 #define SYNC() (cpu->pc = pc)
 #define RD x[op->rd]
 #define RS1 x[op->rs1]
 #define RS2 x[op->rs2]
 #define IMM ((uint64_t)(int64_t)op->imm)
-#define BRANCH(cond) JUMP((cond) ? pc + IMM : pc + op->len)
+#define BRANCH(cond)                                                                                         \
+	do {                                                                                                 \
+		if (cond)                                                                                    \
+			JUMP_VIA(pc + IMM, 0);                                                               \
+		JUMP_VIA(pc + op->len, 1);                                                                   \
+	} while (0)
 
 block:
 	if (unlikely(cpu->budget <= 0))
@@ -466,6 +496,7 @@ block:
 		struct rv_block *b = find_block(bc, (uintptr_t)(page + (pc & (PAGE_SIZE - 1))));
 		if (unlikely(!b))
 			b = build_block(cpu, labels, page, pc);
+		cur = b;
 		op = b->ops;
 	}
 	goto *op->h;
@@ -674,7 +705,9 @@ L_FENCE:
 	if (((uint32_t)op->imm >> 12 & 7) == 1)
 		bc->flush = true;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	JUMP(pc + op->len);
+	cpu->pc = pc + op->len;
+	x[0] = 0;
+	goto block; /* not JUMP: the flush must happen before the next lookup */
 L_AMO:
 	SYNC();
 	exec_amo(cpu, (uint32_t)op->imm, op->rd, RS1, RS2);
@@ -727,6 +760,7 @@ L_FP:
 #undef DISPATCH
 #undef NEXT
 #undef JUMP
+#undef JUMP_VIA
 #undef SYNC
 #undef RD
 #undef RS1

@@ -34,9 +34,27 @@ test-only:
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-san $(BUILD)-fuzz
 
 # Benchmarks against qemu-system-riscv64 on the same guest (BENCH_ARGS=--quick for a short run).
 bench: setup
 	$(MAKE) wisp guest
 	python3 bench/bench.py $(BUILD)/wisp $(BUILD)/guest $(BENCH_ARGS)
+
+# ---- sanitizers and fuzzing (fuzz/) ----
+# test-san: the whole tree and every test under ASan + UBSan, in $(BUILD)-san, booting the guest of $(BUILD).
+# fuzz: the libFuzzer targets (clang), FUZZ_SECONDS each; see fuzz/run.sh. fuzz-corpus: regenerate the seeds.
+FUZZ_SECONDS ?= 60
+.PHONY: test-san fuzz fuzz-corpus
+test-san: setup
+	$(MAKE) guest
+	cmake -S . -B $(BUILD)-san -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWISP_SANITIZE=ON \
+		-DWISP_GUEST_DIR=$(abspath $(BUILD))/guest
+	cmake --build $(BUILD)-san -j$(JOBS)
+	cd $(BUILD)-san && ctest --output-on-failure -j$(JOBS)
+
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh $(BUILD)-fuzz
+
+fuzz-corpus:
+	python3 fuzz/gen_corpus.py

@@ -3,8 +3,8 @@
  * instruction words, starting in M, S or U mode with arbitrary (architecturally reachable) CSR state and
  * paging off, Sv39 or Sv48, over the unit tests' fake hart with a small RAM allocated at its exact size.
  *
- * Input: a header (see struct below, read field by field; short inputs read zeros), then the bytes of the
- * first RAM pages (code at RAM_BASE + entry, data after it). The harness adds page tables that map the
+ * Input: a header (read field by field below; short inputs read zeros), then where the RAM image starts
+ * (in 256-byte units) and the bytes of the RAM image (code at RAM_BASE + entry, data after it). The harness adds page tables that map the
  * RAM with flags from the input, a fake MMIO window and an HTIF-like watched page, then runs the hart for
  * a bounded number of instructions, letting traps land on input-chosen handlers.
  *
@@ -28,6 +28,7 @@
 
 static struct fake_hart *h;
 static uint64_t mmio_reg[MMIO_SIZE / 8];
+static _Atomic uint64_t dirty[(RAM_PAGES + 63) / 64]; /* diff-snapshot bitmap: the MMU marks stores here */
 
 static bool mmio_read(void *opaque, uint64_t pa, unsigned size, uint64_t *val)
 {
@@ -92,6 +93,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	h->bus.mmio_write = mmio_write;
 	h->bus.watch_page = FAKE_RAM_BASE + WATCH_PAGE * PAGE_SIZE;
 	h->bus.watch_write = watch_write;
+	h->bus.dirty = dirty;
 	return 0;
 }
 
@@ -233,8 +235,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t root = build_page_tables(&f, paging == 2);
 		csr__write(cpu, CSR_NUM_SATP, ((paging == 1 ? 8ull : 9ull) << 60) | (root >> 12));
 	}
-	/* The rest of the input: RAM contents from the start (code at entry, data behind it). */
-	fz__copy(&f, ram, fz__left(&f) < DATA_PAGES * PAGE_SIZE ? fz__left(&f) : DATA_PAGES * PAGE_SIZE);
+	/* The rest of the input: RAM contents from ram_off on (code at entry, data behind it). */
+	size_t ram_off = (size_t)fz__u8(&f) * 256 % (DATA_PAGES * PAGE_SIZE);
+	size_t room = DATA_PAGES * PAGE_SIZE - ram_off;
+	fz__copy(&f, ram + ram_off, fz__left(&f) < room ? fz__left(&f) : room);
 
 	cpu->pc = entry;
 	cpu->priv = priv == 2 ? PRV_M : (int)priv;

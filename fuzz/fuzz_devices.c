@@ -9,56 +9,24 @@
  * devices, the hart and the halt state are reset. Checked after each operation: the PLIC's and UART's state
  * stays within its bounds; ASan/UBSan catch the rest.
  */
-#include <stdatomic.h>
-#include <unistd.h>
-
-#include "fuzz.h"
-
-#include "machine/machine.h"
+#include "board.h"
 
 #define MAX_OPS 256
 
+static struct board board;
 static struct machine *m;
-static uint64_t (*clint_clock)(void *);
-static void *clint_clock_opaque;
-static struct irq_line uart_irq;
-static void (*uart_tx)(void *, uint8_t);
-static void *uart_tx_opaque;
-static uint64_t console_bytes;
-
-static void console_sink(void *opaque, uint8_t c)
-{
-	(void)opaque;
-	console_bytes += c | 1;
-}
 
 int LLVMFuzzerInitialize(int *argc, char **argv[])
 {
 	(void)argc;
 	(void)argv;
-	/* The smallest Linux Image the loader accepts: a 64-byte header with the "RISCV" magic. */
-	uint8_t img[64] = { 0 };
-	memcpy(img + 48, "RISCV\0\0\0", 8);
-	char path[] = "/tmp/wisp-fuzz-image-XXXXXX";
-	int fd = mkstemp(path);
-	if (fd < 0 || write(fd, img, sizeof(img)) != (ssize_t)sizeof(img))
-		abort();
-	close(fd);
-	m = calloc(1, sizeof(*m));
-	struct machine_config cfg = { .mem_mib = MIN_MEM_MIB, .cpus = 1, .kernel = path, .cmdline = "console=ttyS0" };
-	if (!m || machine__init(m, &cfg, console_sink, NULL) < 0)
-		abort();
-	unlink(path);
-	m->cfg.kernel = NULL;
-	clint_clock = m->clint.clock;
-	clint_clock_opaque = m->clint.clock_opaque;
-	uart_irq = m->uart.irq;
-	uart_tx = m->uart.tx;
-	uart_tx_opaque = m->uart.tx_opaque;
+	board__create(&board);
+	m = board.m;
 	return 0;
 }
 
-/* Device windows to aim at (offsets go a little past each end); the last entry is "anywhere low". */
+/* Device windows to aim at (offsets go a little past each end); the last entry is "anywhere low".
+ * The boot timer's window exists because board.h creates the machine with it. */
 static const struct {
 	uint64_t base, size;
 } windows[] = {
@@ -69,18 +37,20 @@ static const struct {
 	{ PLIC_BASE + 0x200000, 0x2000 }, /* the PLIC's context registers */
 	{ CLINT_BASE + 0x4000, 0x100 },   /* mtimecmp */
 	{ CLINT_BASE + 0xbff0, 0x10 },    /* mtime */
+	{ BOOTTIMER_BASE, BOOTTIMER_SIZE },
 	{ 0, 1ull << 32 },
 };
+#define NWINDOWS (sizeof(windows) / sizeof(windows[0]))
 
 static uint64_t pick_addr(struct fz *f, unsigned *size)
 {
-	uint8_t b = fz__u8(f);
+	uint8_t b = fz__u8(f); /* bits 0-1: size, 2-5: window, 6: may be misaligned */
 	*size = 1u << (b & 3);
-	unsigned w = (b >> 2) & 7;
+	unsigned w = ((b >> 2) & 15) % NWINDOWS;
 	uint64_t span = windows[w].size + 16;
 	uint64_t off = fz__u32(f) % span;
-	uint64_t addr = windows[w].base + off - (w == 7 ? 0 : 8);
-	if (!(b & 0x20))
+	uint64_t addr = windows[w].base + off - (w == NWINDOWS - 1 ? 0 : 8);
+	if (!(b & 0x40))
 		addr &= ~(uint64_t)(*size - 1); /* mostly aligned: the bus refuses the rest */
 	return addr;
 }
@@ -90,49 +60,12 @@ static const uint64_t sbi_exts[] = {
 	0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x10, 0x54494d45, 0x735049, 0x52464e43, 0x48534d, 0x53525354,
 };
 
-static void reset_board(void)
-{
-	struct rv_cpu *cpu = m->harts[0];
-	cpu__reset(cpu, RAM_BASE + 0x200000);
-	cpu->priv = PRV_S;
-	cpu->medeleg = 0xb1ff;
-	cpu->mideleg = MIP_SSIP | MIP_STIP | MIP_SEIP;
-	cpu->mcounteren = 0xffffffff;
-	atomic_store(&cpu->mip_hw, 0);
-	atomic_store(&cpu->mip_inject, 0);
-	mmu__update_ctx(cpu);
-	clint__init(&m->clint, m->harts, m->nharts, clint_clock, clint_clock_opaque);
-	plic__destroy(&m->plic);
-	plic__init(&m->plic, m->harts, m->nharts);
-	uart__destroy(&m->uart);
-	uart__init(&m->uart, uart_irq, uart_tx, uart_tx_opaque);
-	for (unsigned i = 0; i < CLINT_MAX_HARTS; i++)
-		m->sbi_timecmp[i] = ~0ull;
-	atomic_store(&m->halted, false);
-	m->exit_code = 0;
-	m->exit_why = NULL;
-	m->tohost = m->fromhost = 0;
-}
-
-static void check_board(void)
-{
-	const struct plic *p = &m->plic;
-	uint32_t valid = (uint32_t)(((1ull << (PLIC_NDEV + 1)) - 1) & ~1ull);
-	FUZZ_CHECK((p->pending & ~valid) == 0 && (p->claimed & ~valid) == 0 && (p->level & ~valid) == 0);
-	for (unsigned i = 0; i < PLIC_MAX_CONTEXTS; i++)
-		FUZZ_CHECK(p->threshold[i] <= 7 && (p->enable[i] & ~valid) == 0);
-	for (unsigned i = 0; i <= PLIC_NDEV; i++)
-		FUZZ_CHECK(p->priority[i] <= 7);
-	FUZZ_CHECK(m->uart.rx_count <= UART_FIFO && m->uart.rx_head < UART_FIFO);
-	FUZZ_CHECK(m->harts[0]->x[0] == 0);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!m)
 		LLVMFuzzerInitialize(NULL, NULL);
 	struct fz f = { data, size };
-	reset_board();
+	board__reset(&board);
 	struct rv_cpu *cpu = m->harts[0];
 	uint8_t *ram = m->bus.ram;
 	/* A scratch page at the start of RAM for SBI hart masks and HTIF syscall blocks. */
@@ -218,7 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			mmu__flush(&cpu->mmu);
 			break;
 		}
-		check_board();
+		board__check(&board);
 	}
 	return 0;
 }

@@ -140,11 +140,12 @@ def regval_ram(off):
 
 
 def cpu_input(priv, paging, code, handler, *, ecall=False, mstatus=0, medeleg=0, mideleg=0, mie=0, mip=0,
-              hw=0, toggle=0, flags=None, regs=None, entry=0, extra_ram=b""):
-    """fuzz_cpu.c layout. priv: 0 U, 1 S, 3 M. paging: 0 bare, 1 Sv39, 2 Sv48."""
+              hw=0, toggle=0, flags=None, regs=None, entry=0, vec=None, extra_ram=b""):
+    """fuzz_cpu.c layout. priv: 0 U, 1 S, 3 M. paging: 0 bare, 1 Sv39, 2 Sv48.
+    Handlers at vec (M) and vec + 0x80 (S); the RAM image starts at min(vec, entry) rounded down to 256."""
     mode = (2 if priv == 3 else priv) | (paging << 2) | (0x80 if ecall else 0)
     h = u8(mode) + u8(0) + u16(entry)
-    vec = VEC  # trap handlers right after the code
+    vec = VEC if vec is None else vec
     h += u64(mstatus) + u16(medeleg) + u16(mideleg) + u16(mie) + u16(mip)
     h += u16(vec) + u16(vec + 0x80) + u16(entry + 4) + u16(entry + 4)  # mtvec stvec mepc sepc
     h += u8(0xFF) + u8(0xFF) + u8(0)  # mcounteren scounteren fcsr
@@ -165,13 +166,14 @@ def cpu_input(priv, paging, code, handler, *, ecall=False, mstatus=0, medeleg=0,
     if paging:
         flags = flags if flags is not None else [0xCF] * 16  # V R W X A D
         h += bytes(flags) + u8(0x0F) + u8(0)
-    assert entry + len(code) <= VEC
+    assert entry + len(code) <= vec or entry >= vec + 0x100
     ram = bytearray(2 * PAGE)
     ram[entry:entry + len(code)] = code
-    ram[VEC:VEC + len(handler)] = handler
+    ram[vec:vec + len(handler)] = handler
+    start = min(vec, entry) // 256 * 256
     # trim the zero tail: the harness zero-fills
-    body = bytes(ram).rstrip(b"\0") + extra_ram
-    return h + body
+    body = bytes(ram[start:]).rstrip(b"\0") + extra_ram
+    return h + u8(start // 256) + body
 
 
 VEC = 0x200
@@ -227,6 +229,15 @@ def gen_cpu():
                                     mie=0xAAA, hw=0x880, toggle=0x5555))
     write(t, "s-irq-deleg", cpu_input(1, 0, words([CSRRSI(0, CSR["sstatus"], 2), WFI, NOP, WFI]), HANDLERS,
                                       mideleg=0x222, mie=0x2A2, hw=0x220, toggle=0xFFFF))
+    # A 32-bit instruction straddling pages 0 and 1 (bare, then Sv39 with page 1 not executable).
+    straddle = halves([0x0001]) + words([ADDI(10, 10, 1), ADDI(11, 11, 2), jal(0, -8)])
+    write(t, "m-straddle", cpu_input(3, 0, straddle, HANDLERS, entry=0xFFC, vec=0xE00))
+    write(t, "s-straddle-nx", cpu_input(1, 1, straddle, HANDLERS, entry=0xFFC, vec=0xE00,
+                                        flags=[0xCF, 0xC7] + [0xCF] * 14, medeleg=0xB1FF))
+    # A misaligned store across into a read-only page: must fault with nothing written.
+    write(t, "s-store-cross-ro", cpu_input(1, 1, words([SD(10, 1, 0), LD(11, 1, 0), SW(10, 2, 0)]), HANDLERS,
+                                           flags=[0xCF] * 3 + [0x43] + [0xCF] * 12,
+                                           regs={1: RAM_BASE + 3 * PAGE - 4, 2: RAM_BASE + 4 * PAGE - 2}))
     # Misaligned and page-crossing accesses, MMIO window, HTIF-like watched page (page 11).
     write(t, "m-misaligned-mmio", cpu_input(3, 0, words([LD(10, 1, 4095), SD(10, 1, 4093), LW(11, 2, 1),
                                                          SD(10, 3, 0), LD(12, 3, 0), SW(10, 4, 6), LD(13, 4, 2)]),
@@ -357,12 +368,12 @@ def gen_loader():
 
 # ---- devices --------------------------------------------------------------------------------------------
 
-W_CLINT, W_PLIC, W_UART, W_SYSCON, W_PLICCTX, W_MTIMECMP, W_MTIME, W_ANY = range(8)
+W_CLINT, W_PLIC, W_UART, W_SYSCON, W_PLICCTX, W_MTIMECMP, W_MTIME, W_BOOTTIMER, W_ANY = range(9)
 
 
 def mmio(write_, window, off, size_log2, val=0, misaligned=False):
     """kind 0/1: read/write; address = window base + off - 8 (the harness aims a little before each window)."""
-    b = (size_log2 & 3) | (window << 2) | (0x20 if misaligned else 0)
+    b = (size_log2 & 3) | (window << 2) | (0x40 if misaligned else 0)
     d = u8(1 if write_ else 0) + u8(b) + u32(off + (0 if window == W_ANY else 8))
     return d + (u64(val) if write_ else b"")
 
@@ -406,7 +417,8 @@ def gen_devices():
     write(t, "clint", clint)
     # syscon: fail with a code, reboot, poweroff; stray accesses.
     write(t, "syscon", mmio(0, W_SYSCON, 0, 2) + mmio(1, W_SYSCON, 0, 2, (7 << 16) | 0x3333)
-          + mmio(1, W_SYSCON, 0, 1, 0x7777) + mmio(1, W_SYSCON, 0, 2, 0x5555) + mmio(1, W_ANY, 0x100004, 3, 0x5555))
+          + mmio(1, W_SYSCON, 0, 1, 0x7777) + mmio(1, W_SYSCON, 0, 2, 0x5555) + mmio(1, W_ANY, 0x100004, 3, 0x5555)
+          + mmio(1, W_BOOTTIMER, 0, 0, 123) + mmio(0, W_BOOTTIMER, 0, 2))
     # SBI: every extension (index into the harness's table), legal and illegal function IDs.
     calls = b""
     for ext in range(15):
@@ -518,7 +530,95 @@ def gen_api():
     write(t, "config-unsupported", u8(2) + b'{"balloon":{},"vsock":null,"drives":{}}')
 
 
+# ---- snapshot -------------------------------------------------------------------------------------------
+
+def gen_snapshot():
+    t = "snapshot"
+    clean(t)
+    # mode bits: 1 template (a valid file saved from the board), 2 fix length + CRC, 4 apply, 8 run, 0x10 cut.
+    def patches(ps, cut=0xFFFF):
+        d = u8(len(ps))
+        for off, data in ps:
+            d += u16(off) + u8(len(data)) + data
+        return d + u16(cut)
+    write(t, "template-apply-run", u8(0x0F) + patches([]))
+    write(t, "template-nofix", u8(0x05) + patches([]))
+    write(t, "template-patched", u8(0x0F) + patches([(40, u64(0)), (64, u32(7)), (100, b"\xff" * 8),
+                                                      (200, u64(0x80000000)), (300, b"\x02")]))
+    write(t, "template-cut", u8(0x1F) + patches([], cut=200))
+    header = b"WISPSNAP" + u32(1) + u32(32) + u64(48) + u32(0) + u32(0)
+    write(t, "raw-header-section", u8(0x06) + header + u32(3) + u32(1) + u64(0))
+    write(t, "raw-bad-version", u8(0x02) + b"WISPSNAP" + u32(99) + u32(32) + u64(32) + u64(0))
+
+
+# ---- virtio (transport + devices) ------------------------------------------------------------------------
+
+G_BASE = 0x80000000
+G_BUF = 0x20000  # buffers from here: op 4's `where` * 8 bytes past it
+
+
+def vop_init(features, numlog2=3):
+    return u8(2) + u64(features) + u8(numlog2)
+
+
+def vop_ram(off, data):
+    assert 1 <= len(data) <= 16
+    return u8(3 | ((len(data) - 1) << 4)) + u32(off) + data
+
+
+def vop_desc(q, i, where, length, flags, nxt):
+    return u8(4 | (q << 4)) + u8(i) + u16(where) + u16(length) + u8(flags) + u8(nxt)
+
+
+def vop_offer(q, head):
+    return u8(5 | (q << 4)) + u8(head)
+
+
+def gen_virtio():
+    t = "virtio"
+    clean(t)
+    common = (1 << 32) | (1 << 28) | (1 << 29)  # VERSION_1, INDIRECT_DESC, EVENT_IDX
+    blk, blk_ro, rng, net, con = range(5)
+    # blk: read sector 1, write sector 2, flush, get-id, an unsupported type; header at where 0, data at 8.
+    ops = vop_init(common | (1 << 9) | (1 << 6))
+    for n, (typ, sector, dflags) in enumerate([(0, 1, 2), (1, 2, 0), (4, 0, 2), (8, 0, 2), (99, 0, 2)]):
+        hdr_where, data_where, st_where = 0x100 * n, 0x100 * n + 8, 0x100 * n + 0x80
+        ops += vop_ram(G_BUF + hdr_where * 8, u32(typ) + u32(0) + u64(sector))
+        ops += vop_desc(0, 3 * n, hdr_where, 16, 1, 3 * n + 1)
+        ops += vop_desc(0, 3 * n + 1, data_where, 512, 1 | dflags, 3 * n + 2)
+        ops += vop_desc(0, 3 * n + 2, st_where, 1, 2, 0)
+        ops += vop_offer(0, 3 * n)
+    ops += u8(8) + u8(9) + u8(0x20) + u8(0x20 | 9) + u8(4)  # ack irq; config reads
+    write(t, "blk-requests", u8(blk) + ops)
+    write(t, "blk-ro-write", u8(blk_ro) + vop_init(common | (1 << 5)) + vop_ram(G_BUF, u32(1) + u32(0) + u64(0))
+          + vop_desc(0, 0, 0, 16, 1, 1) + vop_desc(0, 1, 8, 512, 1, 2) + vop_desc(0, 2, 0x80, 1, 2, 0) + vop_offer(0, 0))
+    # Indirect table: descriptor 0 points (INDIRECT) at 3 descriptors written into the buffer area.
+    ind = b""
+    for i, (where, ln, fl, nx) in enumerate([(0, 16, 1, 1), (8, 512, 3, 2), (0x80, 1, 2, 0)]):
+        ind += vop_ram(G_BUF + 0x1000 * 8 + 16 * i, u64(G_BASE + G_BUF + where * 8) + u32(ln) + u16(fl) + u16(nx))
+    write(t, "blk-indirect", u8(blk) + vop_init(common) + vop_ram(G_BUF, u32(0) + u32(0) + u64(3)) + ind
+          + vop_desc(0, 0, 0x1000, 48, 4, 0) + vop_offer(0, 0))
+    write(t, "rng", u8(rng) + vop_init(common) + vop_desc(0, 0, 0, 64, 2, 0) + vop_offer(0, 0)
+          + vop_desc(0, 1, 8, 0, 2, 0) + vop_offer(0, 1))
+    frame = bytes(12) + bytes([0xFF] * 6) + bytes([6, 0, 0xAC, 0x10, 0, 2]) + b"\x08\x06" + bytes(28)
+    write(t, "net-tx-rx", u8(net) + vop_init(common | (1 << 5) | (1 << 16))
+          + vop_ram(G_BUF, frame[:16]) + vop_ram(G_BUF + 16, frame[16:32]) + vop_desc(1, 0, 0, len(frame), 0, 0)
+          + vop_offer(1, 0) + vop_desc(0, 0, 0x200, 1526, 2, 0) + vop_offer(0, 0)
+          + u8(7) + u16(len(frame)) + frame + u8(7) + u16(3) + b"abc")
+    write(t, "console", u8(con) + vop_init(common) + vop_desc(0, 0, 0x200, 64, 2, 0) + vop_offer(0, 0)
+          + u8(7) + u16(6) + b"hello\n" + vop_ram(G_BUF, b"out\n") + vop_desc(1, 0, 0, 4, 0, 0) + vop_offer(1, 0))
+    # Raw transport: identity, feature windows, queue selection past the end, status games, reset.
+    raw = b""
+    for off in (0x000, 0x004, 0x008, 0x00C, 0x010, 0x034, 0x044, 0x060, 0x070, 0x0FC):
+        raw += u8(0x20) + u16(off)
+    raw += u8(1 | 0x20) + u16(0x030) + u32(7) + u8(0x20) + u16(0x034) + u8(1 | 0x20) + u16(0x070) + u32(0xFF)
+    raw += u8(1) + u16(0x070) + u32(0) + u8(1 | 0x20) + u16(0x038) + u32(3) + u8(6) + u16(0xFFFF)
+    write(t, "transport", u8(rng) + raw)
+
+
 def main():
+    gen_virtio()
+    gen_snapshot()
     gen_api()
     gen_cpu()
     gen_mmu()

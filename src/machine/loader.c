@@ -149,7 +149,11 @@ static int load_firmware(struct machine *m)
 	return ret;
 }
 
-/* Find a symbol's value in an ELF64 image already checked by loader__elf. Returns 0 if absent. */
+/*
+ * Find a symbol's value in an ELF64 image already checked by loader__elf. Returns 0 if absent. Only the
+ * first SHT_SYMTAB counts (an ELF file has at most one): scanning every section header that claims to be
+ * one would make a crafted file cost (number of headers) x (symbols) steps.
+ */
 static uint64_t elf_symbol(const uint8_t *img, size_t len, const Elf64_Ehdr *eh, const char *name)
 {
 	if (eh->e_shoff == 0 || eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff > len ||
@@ -176,6 +180,7 @@ static uint64_t elf_symbol(const uint8_t *img, size_t len, const Elf64_Ehdr *eh,
 			if (strnlen(s, room) < room && strcmp(s, name) == 0)
 				return sym.st_value;
 		}
+		break;
 	}
 	return 0;
 }

@@ -45,6 +45,8 @@ struct machine_config {
 	 */
 	int (*attach_devices)(struct machine *m, void *opaque);
 	void *attach_opaque;
+	/* Snapshot restore (src/snapshot): load nothing; RAM, harts and devices come from the snapshot. */
+	bool restore;
 };
 
 struct mmio_region {
@@ -94,6 +96,10 @@ struct machine {
 
 	/* Boot layout, for the device tree and reports. */
 	uint64_t entry, dtb_addr, initrd_start, initrd_end, kernel_addr;
+
+	/* Snapshots (src/snapshot): RAM pages mapped from memory files (bitmap; NULL = anonymous RAM). Freed,
+	 * with bus.dirty, by machine__exit. */
+	uint64_t *ram_file_pages;
 };
 
 /* Create the board and load images per cfg. On error prints a message and returns -1. */

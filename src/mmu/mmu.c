@@ -66,6 +66,15 @@ void mmu__update_ctx(struct rv_cpu *cpu)
 	m->xtlb = m->tlb[ctx_of(cpu->priv, false)][ACC_EXEC];
 }
 
+/* Record a write to the RAM page holding paddr in the dirty bitmap (diff snapshots), when there is one. */
+static inline void mark_dirty(const struct rv_bus *bus, uint64_t paddr)
+{
+	if (bus->dirty) {
+		uint64_t pfn = (paddr - bus->ram_base) >> PAGE_SHIFT;
+		atomic_fetch_or_explicit(&bus->dirty[pfn / 64], 1ull << (pfn % 64), memory_order_relaxed);
+	}
+}
+
 static uint64_t fault_cause(enum rv_access acc, bool page)
 {
 	switch (acc) {
@@ -148,6 +157,7 @@ bool mmu__translate(struct rv_cpu *cpu, uint64_t va, enum rv_access acc, uint64_
 				level++; /* PTE changed under us: walk this level again */
 				continue;
 			}
+			mark_dirty(bus, table + idx * 8); /* diff snapshots must see the new A/D bits */
 		}
 		uint64_t vpn_low = (va >> PAGE_SHIFT) & lowmask;
 		*pa = ((ppn | vpn_low) << PAGE_SHIFT) | (va & (PAGE_SIZE - 1));
@@ -172,10 +182,8 @@ static uint64_t fill(struct rv_cpu *cpu, uint64_t va, enum rv_access acc, uint8_
 		*host = NULL;
 		return pa;
 	}
-	if (acc == ACC_WRITE && bus->dirty) {
-		uint64_t pfn = (pa - bus->ram_base) >> PAGE_SHIFT;
-		atomic_fetch_or(&bus->dirty[pfn / 64], 1ull << (pfn % 64));
-	}
+	if (acc == ACC_WRITE)
+		mark_dirty(bus, pa);
 	struct rv_tlb_entry *set = acc == ACC_READ ? cpu->mmu.rtlb : acc == ACC_WRITE ? cpu->mmu.wtlb : cpu->mmu.xtlb;
 	struct rv_tlb_entry *e = &set[(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
 	e->tag = va & PAGE_MASK;
@@ -226,6 +234,7 @@ static void store_one_page(struct rv_cpu *cpu, uint64_t va, unsigned size, uint6
 	if ((pa & PAGE_MASK) == bus->watch_page) {
 		uint8_t *r = bus__ram_ptr(bus, pa, size);
 		memcpy(r, &val, size);
+		mark_dirty(bus, pa);
 		if (bus->watch_write)
 			bus->watch_write(bus->opaque, pa, size, val);
 		return;

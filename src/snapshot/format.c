@@ -351,14 +351,9 @@ unsigned snap_file__count(const struct snap_file *f, uint32_t id)
 
 int snap__write_file(const char *path, const void *buf, size_t len, char *err, size_t n)
 {
-	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
-		snprintf(err, n, "path too long: %s", path);
-		return -1;
-	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		snprintf(err, n, "cannot create %s: %s", tmp, strerror(errno));
+		snprintf(err, n, "cannot create %s: %s", path, strerror(errno));
 		return -1;
 	}
 	const uint8_t *p = buf;
@@ -368,16 +363,14 @@ int snap__write_file(const char *path, const void *buf, size_t len, char *err, s
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			snprintf(err, n, "cannot write %s: %s", tmp, w < 0 ? strerror(errno) : "short write");
+			snprintf(err, n, "cannot write %s: %s", path, w < 0 ? strerror(errno) : "short write");
 			close(fd);
-			unlink(tmp);
 			return -1;
 		}
 		done += (size_t)w;
 	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
+	if (close(fd) < 0) {
 		snprintf(err, n, "cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
 		return -1;
 	}
 	return 0;

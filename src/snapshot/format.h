@@ -123,7 +123,7 @@ void snap_file__free(struct snap_file *f);
 const struct snap_section *snap_file__find(const struct snap_file *f, uint32_t id, unsigned index);
 unsigned snap_file__count(const struct snap_file *f, uint32_t id);
 
-/* Write buf to path atomically: a temporary file in the same directory, then rename. -1 with reason. */
+/* Write buf to path (created or truncated). -1 with the reason. */
 int snap__write_file(const char *path, const void *buf, size_t len, char *err, size_t n);
 
 #endif

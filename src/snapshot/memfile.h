@@ -30,12 +30,14 @@ struct snap_mem_stats {
 	uint64_t pages_scanned; /* pages examined */
 	uint64_t pages_written; /* pages with data in the file */
 	uint64_t bytes_written;
+	bool diff; /* written as a Diff (a Diff asked for before any tracking is written as a Full) */
 };
 
 /*
- * Write the guest RAM of paused machine m to path (a temporary file renamed over path at the end, so a
- * file that backs a running clone is never modified). Diff writes the pages set in m->bus.dirty; without
- * a dirty bitmap (no snapshot or restore yet) a Diff is written as a Full. 0, or -1 with the reason.
+ * Write the guest RAM of paused machine m to path (created or truncated; write to a new file and rename it,
+ * as snapshot.c does, so that a file backing a running clone is never modified in place). Diff writes the
+ * pages set in m->bus.dirty; without a dirty bitmap (no snapshot or restore yet) a Diff is written as a
+ * Full. 0, or -1 with the reason.
  */
 int snap_mem__write(struct machine *m, bool diff, const char *path, struct snap_mem_stats *st, char *err,
 		    size_t n);

@@ -250,6 +250,7 @@ static int parse_hart(struct snap_state *s, const struct snap_section *sec, bool
 	unsigned mpp = (unsigned)((h->mstatus & MSTATUS_MPP) >> 11), satp_mode = (unsigned)(h->satp >> 60);
 	if ((h->priv != PRV_U && h->priv != PRV_S && h->priv != PRV_M) || mpp == 2 || h->frm > 7 ||
 	    h->fflags > 0x1f || msip > 1 || h->mhartid != idx || h->x[0] != 0 ||
+	    (h->mip_sw & ~(MIP_SSIP | MIP_STIP | MIP_SEIP)) ||
 	    (satp_mode != 0 && satp_mode != 8 && satp_mode != 9)) {
 		snprintf(err, n, "corrupt snapshot state file: hart %u has illegal register values", idx);
 		return -1;
@@ -282,6 +283,14 @@ int snap_state__parse(struct snap_state *s, const struct snap_file *f, char *err
 	if (!snap_r__done(&r) || mi->ram_base != RAM_BASE || mi->ram_size % (1ull << 20) ||
 	    mi->ram_size < ((uint64_t)MIN_MEM_MIB << 20) || mi->ram_size > ((uint64_t)MAX_MEM_MIB << 20) ||
 	    mi->flags & ~(SNAP_M_SBI | SNAP_M_BOOT_TIMER | SNAP_M_FIRMWARE | SNAP_M_ELF))
+		return bad_section("machine", err, n);
+	/* The HTIF words and the watched page, when used, are in RAM (the loader only ever puts them there). */
+	uint64_t ram_end = mi->ram_base + mi->ram_size;
+	bool htif_ok = (!mi->tohost || (!(mi->tohost & 7) && mi->tohost >= mi->ram_base && mi->tohost < ram_end)) &&
+		       (!mi->fromhost || (!(mi->fromhost & 7) && mi->fromhost >= mi->ram_base && mi->fromhost < ram_end)) &&
+		       (mi->watch_page == ~0ull ||
+			(!(mi->watch_page & (PAGE_SIZE - 1)) && mi->watch_page >= mi->ram_base && mi->watch_page < ram_end));
+	if (!htif_ok)
 		return bad_section("machine", err, n);
 	if (mi->nharts < 1 || mi->nharts > MACHINE_MAX_CPUS) {
 		snprintf(err, n, "the snapshot has %u vCPUs; this wisp runs 1 to %d", mi->nharts, MACHINE_MAX_CPUS);

@@ -24,6 +24,7 @@
 #include "machine/machine.h"
 #include "vmm/controller.h"
 #include "vmm/devices.h"
+#include "snapshot/cli.h"
 
 #define CLI_DEFAULT_MEM_MIB 256
 #define CONFIG_FILE_MAX (1 << 20)
@@ -67,6 +68,7 @@ static void usage(FILE *f)
 		"The guest's serial console is wisp's standard input and output. In a terminal, Ctrl-A x quits.\n",
 		API_DEFAULT_SOCKET, (unsigned long long)BOOTTIMER_BASE, API_MAX_PAYLOAD_DEFAULT, RES_DEFAULT_CMDLINE,
 		CLI_DEFAULT_MEM_MIB);
+	snapshot_cli__usage(f);
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -371,7 +373,11 @@ static void fatal(struct controller *c, const char *msg)
 int main(int argc, char **argv)
 {
 	static struct cli o;
-	int r = parse_args(argc, argv, &o);
+	static struct snapshot_cli snap; /* --snapshot-save, --restore...: taken out of argv first */
+	int r = snapshot_cli__parse(&snap, &argc, argv);
+	if (r >= 0)
+		return r;
+	r = parse_args(argc, argv, &o);
 	if (r >= 0)
 		return r;
 	log__set_thread_name("main");
@@ -403,6 +409,14 @@ int main(int argc, char **argv)
 	if (setup_logging(&ctl, &o) < 0)
 		return 1;
 	pr_info("Running wisp v%s", WISP_VERSION);
+	if (snapshot_cli__restoring(&snap)) {
+		if (shortcut || o.config_file || o.api_sock || o.has_mem || o.has_cpus) {
+			fprintf(stderr, "wisp: --restore takes the microVM from the snapshot: drop --kernel, --elf, "
+					"--config-file, --api-sock, --mem and --cpus\n");
+			return 2;
+		}
+		return snapshot_cli__restore(&snap, o.timeout, &o.devices);
+	}
 
 	if (shortcut && configure_shortcut(&ctl, &o) < 0)
 		return 1;
@@ -445,6 +459,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	snapshot_cli__arm(&snap, &ctl);
 	int code = controller__run(&ctl);
 	api_server__stop(&server);
 	if (api)

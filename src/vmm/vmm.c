@@ -110,13 +110,17 @@ int vmm__wait(struct vmm *v)
 	return v->m.exit_code;
 }
 
+/* Paused means quiet: no vCPU runs and no device touches guest memory (snapshots rely on it). */
 void vmm__pause(struct vmm *v)
 {
 	machine__pause(&v->m);
+	vmm_devices__stop(&v->devices);
 }
 
 void vmm__resume(struct vmm *v)
 {
+	if (v->started)
+		vmm_devices__start(&v->devices);
 	machine__resume(&v->m);
 }
 

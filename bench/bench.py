@@ -115,7 +115,7 @@ def main():
     for key in lin["wisp"][0]:
         w = statistics.median(r[key] for r in lin["wisp"])
         q = statistics.median(r[key] for r in lin["qemu"])
-        unit = "" if "MiB" in key else " (s)"
+        unit = "" if "RSS" in key else " (s)"
         rows.append((key + unit, "linux", w, q))
 
     print(f"\n{'figure (median of %d)' % runs:34} {'class':16} {'wisp':>9} {'qemu':>9} {'qemu/wisp':>9}")

@@ -686,7 +686,7 @@ L_SRAW:
 	RD = (uint64_t)(int64_t)((int32_t)RS1 >> (RS2 & 31));
 	NEXT();
 L_MULW:
-	RD = op_m32(cpu, 0, 0, RS1, RS2);
+	RD = (uint64_t)sx32((uint32_t)RS1 * (uint32_t)RS2);
 	NEXT();
 L_DIVW:
 	RD = op_m32(cpu, 0, 4, RS1, RS2);

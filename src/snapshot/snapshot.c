@@ -177,8 +177,10 @@ int snapshot__create(struct vmm *v, const struct snapshot_params *p, char *err, 
 	/*
 	 * The vCPUs are parked; the device I/O thread must stop too, so that no request is half-processed and
 	 * no device writes guest memory while the devices and RAM are saved. It restarts (and finds whatever
-	 * arrived meanwhile: its epoll is level-triggered) when the snapshot is written.
+	 * arrived meanwhile: its epoll is level-triggered) when the snapshot is written, unless it was already
+	 * stopped (PATCH /vm Paused stops it: a paused VM stays quiet until it is resumed).
 	 */
+	bool io_running = v->devices.have_loop && v->devices.loop.running;
 	vmm_devices__stop(&v->devices);
 	/* The board's state first: it refuses devices without snapshot support before any file exists. */
 	struct snap_writer w, board;
@@ -232,7 +234,7 @@ int snapshot__create(struct vmm *v, const struct snapshot_params *p, char *err, 
 out:
 	snap_w__free(&w);
 	snap_w__free(&board);
-	if (vmm_devices__start(&v->devices) < 0 && rc == 0) {
+	if (io_running && vmm_devices__start(&v->devices) < 0 && rc == 0) {
 		snprintf(err, n, "snapshot written, but the device I/O thread could not restart");
 		rc = -1;
 	}

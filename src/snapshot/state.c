@@ -29,7 +29,8 @@ static unsigned ndev_ops;
 
 int snapshot__register_device(const struct snapshot_device_ops *ops)
 {
-	if (!ops || !ops->mmio || !ops->kind || !ops->save || !ops->load || ndev_ops >= SNAPSHOT_MAX_DEVICE_OPS)
+	if (!ops || !ops->mmio || !ops->kind || strlen(ops->kind) >= 64 || !ops->save || !ops->load ||
+	    ndev_ops >= SNAPSHOT_MAX_DEVICE_OPS)
 		return -1;
 	for (unsigned i = 0; i < ndev_ops; i++)
 		if (dev_ops[i]->mmio == ops->mmio)
@@ -43,6 +44,11 @@ static bool builtin_window(const struct mmio_region *r)
 {
 	return r->ops == &clint__ops || r->ops == &plic__ops || r->ops == &uart__ops || r->ops == &syscon__ops ||
 	       r->ops == &boottimer__ops;
+}
+
+static const char *name_of(const struct mmio_region *r)
+{
+	return r->name ? r->name : "?";
 }
 
 static const struct snapshot_device_ops *find_ops(const struct mmio_region *r)
@@ -85,8 +91,8 @@ int snap_state__save(struct machine *m, struct snap_writer *w, char *err, size_t
 	for (unsigned i = 0; i < m->nmmio; i++) {
 		const struct mmio_region *r = &m->mmio[i];
 		if (!builtin_window(r) && !find_ops(r)) {
-			snprintf(err, n, "the device %s at 0x%" PRIx64 " does not support snapshots yet",
-				 r->name ? r->name : "?", r->base);
+			snprintf(err, n, "the device %s at 0x%" PRIx64 " does not support snapshots yet", name_of(r),
+				 r->base);
 			return -1;
 		}
 	}
@@ -167,12 +173,13 @@ int snap_state__save(struct machine *m, struct snap_writer *w, char *err, size_t
 		snap_w__begin(w, SNAP_SEC_DEVICE, 1);
 		snap_w__u64(w, r->base);
 		snap_w__str(w, ops->kind);
-		snap_w__str(w, r->name);
+		char name[64]; /* informative only: the window's base identifies it */
+		snprintf(name, sizeof(name), "%s", name_of(r));
+		snap_w__str(w, name);
 		snap_w__u32(w, ops->version);
 		char why[256] = "";
 		if (ops->save(r->dev, w, why, sizeof(why)) < 0) {
-			snprintf(err, n, "cannot save the state of %s at 0x%" PRIx64 ": %s", r->name ? r->name : "?",
-				 r->base, why);
+			snprintf(err, n, "cannot save the state of %s at 0x%" PRIx64 ": %s", name_of(r), r->base, why);
 			return -1;
 		}
 		snap_w__end(w);
@@ -420,7 +427,7 @@ static int match_devices(const struct snap_file *f, const struct machine *m, str
 			continue;
 		const struct snapshot_device_ops *ops = find_ops(r);
 		if (!ops) {
-			snprintf(err, n, "the device %s at 0x%" PRIx64 " does not support snapshots yet", r->name, r->base);
+			snprintf(err, n, "the device %s at 0x%" PRIx64 " does not support snapshots yet", name_of(r), r->base);
 			return -1;
 		}
 		const struct snap_section *hit = NULL;
@@ -439,8 +446,8 @@ static int match_devices(const struct snap_file *f, const struct machine *m, str
 			snap_r__str(&rd, kind, sizeof(kind), NULL);
 		}
 		if (!hit || strcmp(kind, ops->kind) != 0) {
-			snprintf(err, n, "the snapshot has no %s state for the device %s at 0x%" PRIx64, ops->kind, r->name,
-				 r->base);
+			snprintf(err, n, "the snapshot has no %s state for the device %s at 0x%" PRIx64, ops->kind,
+				 name_of(r), r->base);
 			return -1;
 		}
 		out[(*nout)++] = (struct dev_match){ r, ops, hit };
@@ -484,6 +491,7 @@ static void load_hart(struct rv_cpu *c, const struct snap_hart *h)
 	atomic_store(&c->kick, 1);
 	mmu__flush(&c->mmu);
 	mmu__update_ctx(c);
+	cpu__flush_icache(c); /* decoded blocks are keyed by host address: RAM may be a new mapping */
 }
 
 int snap_state__apply(const struct snap_state *s, const struct snap_file *f, struct machine *m, char *err,
@@ -576,7 +584,7 @@ int snap_state__apply(const struct snap_state *s, const struct snap_file *f, str
 		uint32_t ver = snap_r__u32(&r);
 		char why[256] = "";
 		if (dev[i].ops->load(dev[i].r->dev, ver, &r, why, sizeof(why)) < 0) {
-			snprintf(err, n, "cannot restore %s at 0x%" PRIx64 ": %s", dev[i].r->name, dev[i].r->base, why);
+			snprintf(err, n, "cannot restore %s at 0x%" PRIx64 ": %s", name_of(dev[i].r), dev[i].r->base, why);
 			return -1;
 		}
 	}

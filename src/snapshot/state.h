@@ -27,7 +27,7 @@
  *       message in err on any inconsistency: the whole restore is then abandoned and the machine torn down.
  */
 struct snapshot_device_ops {
-	const char *kind;            /* stable name stored in the file, e.g. "virtio-mmio" */
+	const char *kind;            /* stable name stored in the file, e.g. "virtio-mmio" (< 64 bytes) */
 	uint32_t version;            /* layout of the payload this handler writes */
 	const struct mmio_ops *mmio; /* device windows with these ops belong to this handler */
 	int (*save)(void *dev, struct snap_writer *w, char *err, size_t n);

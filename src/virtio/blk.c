@@ -153,7 +153,21 @@ static void blk_notify(struct virtio_dev *d, unsigned q)
 		virtio_dev__signal(d, q);
 }
 
-static const struct virtio_dev_ops blk_ops = { .notify = blk_notify };
+/* Snapshot restore: the guest knows the disk's size; a clone's drive must have the same. */
+static int blk_check_config(struct virtio_dev *d, const uint8_t *saved, char *err, size_t n)
+{
+	struct virtio_blk *b = (struct virtio_blk *)d;
+	uint64_t sectors;
+	memcpy(&sectors, saved, sizeof(sectors)); /* config offset 0: capacity, little-endian */
+	if (sectors != b->sectors) {
+		snprintf(err, n, "the drive has %llu sectors of 512 bytes, the snapshot's drive had %llu",
+			 (unsigned long long)b->sectors, (unsigned long long)sectors);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct virtio_dev_ops blk_ops = { .notify = blk_notify, .check_config = blk_check_config };
 
 static int open_disk(struct virtio_blk *b, const char *path)
 {

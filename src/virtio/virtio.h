@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "machine/devices.h"
@@ -48,6 +49,7 @@
 #define VIRTIO_INT_CONFIG 2
 
 struct virtio_dev;
+struct snapshot_device_ops;
 
 struct virtio_dev_ops {
 	/* Queue q has new buffers (I/O thread, lock held, device live). */
@@ -58,6 +60,11 @@ struct virtio_dev_ops {
 	void (*reset)(struct virtio_dev *d);
 	/* The driver wrote config space bytes [off, off+len) (lock held). Optional: default read-only. */
 	void (*config_write)(struct virtio_dev *d, uint32_t off, const void *buf, uint32_t len);
+	/*
+	 * Snapshot restore (snap.c, lock held): may the config space the guest saw (`saved`, config_size bytes)
+	 * replace this device's? -1 with the reason to refuse (a clone's disk of another size). Optional: yes.
+	 */
+	int (*check_config)(struct virtio_dev *d, const uint8_t *saved, char *err, size_t n);
 };
 
 /* Transport-level counters; device types keep their own next to them. */
@@ -125,5 +132,13 @@ void virtio_dev__kick(struct virtio_dev *d, unsigned q);
 
 /* Copy the transport counters (takes the lock). */
 struct virtio_stats virtio_dev__stats(struct virtio_dev *d);
+
+/*
+ * Snapshots (snap.c): the handler that saves and restores every virtio-mmio window's transport and queue
+ * state (src/snapshot/state.h). Register it before a snapshot is taken or loaded; registering again is a
+ * no-op. -1 only if the snapshot layer's handler table is full.
+ */
+int virtio_snap__register(void);
+extern const struct snapshot_device_ops virtio_snap__ops;
 
 #endif

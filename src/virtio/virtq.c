@@ -200,6 +200,11 @@ bool virtq__should_signal(struct virtq *vq)
 	return !valid || (uint16_t)(now - event - 1) < (uint16_t)(now - old);
 }
 
+bool virtq__has_avail(const struct virtq *vq)
+{
+	return vq->ready && !vq->broken && load16(&vq->avail[AVAIL_IDX]) != vq->last_avail;
+}
+
 size_t iov__read(const struct iovec *iov, unsigned n, size_t off, void *dst, size_t len)
 {
 	size_t done = 0;

@@ -75,6 +75,8 @@ void virtq__unpop(struct virtq *vq);
 void virtq__push(struct virtq *vq, const struct virtq_chain *c, uint32_t written);
 /* After pushes: does the driver want an interrupt now (EVENT_IDX / NO_INTERRUPT)? */
 bool virtq__should_signal(struct virtq *vq);
+/* Has the driver made buffers available that the device has not taken (a live queue only)? */
+bool virtq__has_avail(const struct virtq *vq);
 
 /* Gather/scatter between a flat buffer and a run of segments, starting `off` bytes in. */
 size_t iov__read(const struct iovec *iov, unsigned n, size_t off, void *dst, size_t len);

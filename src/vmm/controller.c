@@ -8,6 +8,7 @@
 
 #include "log/log.h"
 #include "log/metrics.h"
+#include "snapshot/snapshot.h"
 
 bool controller__valid_id(const char *id)
 {
@@ -80,8 +81,11 @@ void controller__get(struct controller *c, struct vm_resources *out, enum vm_sta
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Run `apply` on the configuration only while the microVM has not started. */
-#define PRE_BOOT(c, err, n, apply)                                                                                     \
+/*
+ * Run `apply` on the configuration only while the microVM has not started. `boot`: the resource is
+ * boot-specific (a snapshot can no longer be loaded once one was configured).
+ */
+#define PRE_BOOT_(c, err, n, apply, boot)                                                                              \
 	do {                                                                                                           \
 		pthread_mutex_lock(&(c)->lock);                                                                        \
 		int r_ = -1;                                                                                           \
@@ -89,33 +93,37 @@ void controller__get(struct controller *c, struct vm_resources *out, enum vm_sta
 			snprintf(err, n, "%s", MSG_STARTED);                                                           \
 		else                                                                                                   \
 			r_ = (apply);                                                                                  \
+		if (r_ == 0 && (boot))                                                                                 \
+			(c)->boot_configured = true;                                                                   \
 		pthread_mutex_unlock(&(c)->lock);                                                                      \
 		return r_;                                                                                             \
 	} while (0)
+#define PRE_BOOT(c, err, n, apply) PRE_BOOT_(c, err, n, apply, false)
+#define BOOT_RESOURCE(c, err, n, apply) PRE_BOOT_(c, err, n, apply, true)
 
 int controller__set_boot_source(struct controller *c, const struct boot_source_cfg *b, char *err, size_t n)
 {
-	PRE_BOOT(c, err, n, resources__set_boot_source(&c->res, b, err, n));
+	BOOT_RESOURCE(c, err, n, resources__set_boot_source(&c->res, b, err, n));
 }
 
 int controller__update_machine(struct controller *c, const struct machine_cfg_update *u, bool full, char *err, size_t n)
 {
-	PRE_BOOT(c, err, n, resources__update_machine(&c->res, u, full, err, n));
+	BOOT_RESOURCE(c, err, n, resources__update_machine(&c->res, u, full, err, n));
 }
 
 int controller__put_drive(struct controller *c, const struct drive_cfg *d, char *err, size_t n)
 {
-	PRE_BOOT(c, err, n, resources__put_drive(&c->res, d, err, n));
+	BOOT_RESOURCE(c, err, n, resources__put_drive(&c->res, d, err, n));
 }
 
 int controller__put_net(struct controller *c, const struct net_cfg *nc, char *err, size_t n)
 {
-	PRE_BOOT(c, err, n, resources__put_net(&c->res, nc, err, n));
+	BOOT_RESOURCE(c, err, n, resources__put_net(&c->res, nc, err, n));
 }
 
 int controller__set_entropy(struct controller *c, const struct entropy_cfg *e, char *err, size_t n)
 {
-	PRE_BOOT(c, err, n, resources__set_entropy(&c->res, e, err, n));
+	BOOT_RESOURCE(c, err, n, resources__set_entropy(&c->res, e, err, n));
 }
 
 int controller__set_serial(struct controller *c, const struct serial_cfg *s, char *err, size_t n)
@@ -461,30 +469,89 @@ int controller__send_ctrl_alt_del(struct controller *c, char *err, size_t n)
 
 int controller__snapshot_create(struct controller *c, const struct snapshot_create_cfg *s, char *err, size_t n)
 {
-	(void)s;
 	pthread_mutex_lock(&c->lock);
 	int r = runtime_check_locked(c, err, n);
 	if (r == 0 && c->state != VM_PAUSED) {
 		snprintf(err, n, "Create snapshot only allowed while paused: pause the microVM first (PATCH /vm).");
 		r = -1;
 	} else if (r == 0) {
-		/* The snapshot layer (vmm state + guest memory to snapshot_path / mem_file_path) plugs in here. */
-		snprintf(err, n, "Snapshots are not supported by wisp yet.");
-		r = -1;
+		struct snapshot_params p = { s->diff ? SNAPSHOT_DIFF : SNAPSHOT_FULL, s->snapshot_path, s->mem_file_path,
+					     NULL };
+		char why[1024];
+		r = snapshot__create(&c->vmm, &p, why, sizeof(why));
+		if (r < 0) {
+			snprintf(err, n, "Create snapshot error: %s", why);
+			pr_err("Create snapshot error: %s", why);
+		} else {
+			pr_info("Snapshot written to %s and %s", s->snapshot_path, s->mem_file_path);
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	return r;
 }
 
+static int load_locked(struct controller *c, const struct snapshot_load_cfg *s, char *err, size_t n)
+{
+	/* The serial output set by PUT /serial (which is not boot-specific), else wisp's standard output. */
+	int out = c->console_out, serial_fd = -1;
+	if (c->res.has_serial && c->res.serial.serial_out_path[0]) {
+		char why[RES_PATH_MAX + 64];
+		serial_fd = resources__open_output(c->res.serial.serial_out_path, why, sizeof(why));
+		if (serial_fd < 0) {
+			snprintf(err, n, "Load snapshot error: cannot open the serial output: %s", why);
+			return -1;
+		}
+		out = serial_fd;
+	}
+	/* Devices given on the command line (--drive, --net...) replace the snapshot's. */
+	const struct vmm_devices_config *own = c->extras.devices;
+	bool has_own = own && (own->nblock || own->nnet || own->rng || own->console);
+	struct snapshot_load_params p = {
+		.state_path = s->snapshot_path,
+		.mem = { s->mem_path },
+		.nmem = 1,
+		.resume = s->resume_vm,
+		.console_in = c->console_in,
+		.console_out = out,
+		.timeout = c->extras.timeout,
+		.devices = has_own ? own : NULL,
+	};
+	char why[2048];
+	if (snapshot__load(&c->vmm, &p, why, sizeof(why)) < 0) {
+		snprintf(err, n, "Load snapshot error: %s", why);
+		pr_err("Load snapshot error: %s", why);
+		if (serial_fd >= 0)
+			close(serial_fd);
+		return -1;
+	}
+	c->serial_fd = serial_fd;
+	/* What GET /machine-config and /vm/config can tell of the restored microVM; tracking is on (Diff). */
+	c->res.machine.vcpu_count = c->vmm.m.nharts;
+	c->res.machine.mem_size_mib = c->vmm.m.bus.ram_size >> 20;
+	c->res.machine.track_dirty_pages = true;
+	register_metrics(c);
+	c->state = s->resume_vm ? VM_RUNNING : VM_PAUSED;
+	pthread_cond_broadcast(&c->cv);
+	metrics__start_periodic(c->extras.metrics_period_ms);
+	pr_info("Loaded the snapshot %s (memory %s): the microVM is %s", s->snapshot_path, s->mem_path,
+		s->resume_vm ? "running" : "paused");
+	return 0;
+}
+
 int controller__snapshot_load(struct controller *c, const struct snapshot_load_cfg *s, char *err, size_t n)
 {
-	(void)s;
 	pthread_mutex_lock(&c->lock);
 	int r = -1;
 	if (c->state != VM_NOT_STARTED)
+		snprintf(err, n, "%s", MSG_STARTED);
+	else if (c->boot_configured)
 		snprintf(err, n, "Loading a microVM snapshot not allowed after configuring boot-specific resources.");
+	else if (s->mem_uffd)
+		snprintf(err, n,
+			 "Load snapshot error: the Uffd memory backend is not supported by wisp; use \"backend_type\": "
+			 "\"File\" (the memory file is mapped lazily, page by page, all the same).");
 	else
-		snprintf(err, n, "Snapshots are not supported by wisp yet."); /* restore plugs in here */
+		r = load_locked(c, s, err, n);
 	pthread_mutex_unlock(&c->lock);
 	return r;
 }

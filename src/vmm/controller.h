@@ -62,6 +62,9 @@ struct controller {
 	struct vmm_devices_config devices;
 	struct vmm vmm;
 	bool metrics_registered;
+	/* A boot-specific resource was configured (boot source, machine, drive, network, entropy): from then on
+	 * the microVM boots, and a snapshot load is refused, as in Firecracker. */
+	bool boot_configured;
 };
 
 /* Id: 1..64 characters from [A-Za-z0-9-] (Firecracker's rule). */
@@ -96,7 +99,13 @@ int controller__pause(struct controller *c, char *err, size_t n);
 int controller__resume(struct controller *c, char *err, size_t n);
 int controller__flush_metrics(struct controller *c, char *err, size_t n);
 int controller__send_ctrl_alt_del(struct controller *c, char *err, size_t n);
-/* Snapshots: the place the snapshot layer plugs into (not supported yet). */
+/*
+ * Snapshots (src/snapshot/snapshot.h). Create: only while Paused. Load: only before anything boot-specific
+ * was configured and before InstanceStart; a failed load leaves the process as it was (still Not started).
+ * The loaded microVM gets the devices recorded in the snapshot, or those given on wisp's command line
+ * (extras.devices, same kinds and order), the serial output configured by PUT /serial, and is Running or
+ * Paused per resume_vm.
+ */
 int controller__snapshot_create(struct controller *c, const struct snapshot_create_cfg *s, char *err, size_t n);
 int controller__snapshot_load(struct controller *c, const struct snapshot_load_cfg *s, char *err, size_t n);
 

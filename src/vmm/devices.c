@@ -213,6 +213,11 @@ int vmm_devices__create(struct vmm_devices *d, struct machine *m, const struct v
 {
 	memset(d, 0, sizeof(*d));
 	d->m = m;
+	/* Every virtio device can be snapshotted: its state handler must be known before any snapshot. */
+	if (virtio_snap__register() < 0) {
+		fprintf(stderr, "wisp: cannot register the virtio snapshot handler\n");
+		return -1;
+	}
 	if (!c || !nconfigured(c))
 		return 0;
 	if (ioloop__init(&d->loop) < 0) {

@@ -8,7 +8,15 @@ shell answers. Then two clones of the snapshot side by side; a Diff snapshot of 
 layers and merged into a copy of the base; and corrupt, truncated, wrong-version and mismatched files,
 refused with a clear message and exit status 1.
 
+With `blk`: a guest whose root is ext4 on virtio-blk (/dev/vda, a copy of the built rootfs) writes files
+(one synced, one only in its page cache) and keeps a write+sync loop running, so requests are in flight when
+a snapshot is taken (--snapshot-exit: the origin never writes again). Restored with the clone's own --drive
+(a copy of the disk at snapshot time) and with the drive recorded in the snapshot: the files are there, the
+loop goes on, reads after dropping the guest's caches and new writes work, the host reads the new files back
+with debugfs and e2fsck finds the file system clean; a drive of another size is refused.
+
 usage: snapshot.py WISP IMAGE INITRD
+       snapshot.py blk WISP IMAGE ROOTFS_EXT4
 """
 import os
 import re
@@ -71,7 +79,105 @@ def refused(wisp, args, pattern):
     assert re.search(pattern, err), f"{args}: no {pattern!r} in {err!r}"
 
 
+BLK_CMDLINE = "console=ttyS0 root=/dev/vda rw"
+
+
+def debugfs_cat(img, path):
+    r = subprocess.run(["debugfs", "-R", f"cat {path}", img], capture_output=True, check=True, timeout=60)
+    return r.stdout.strip()
+
+
+def blk_clone(wisp, name, state, mem, token, extra=()):
+    """Restore, check what the origin wrote and that the disk works both ways, power off."""
+    g = restore(wisp, name, state, mem, extra=extra)
+    try:
+        sh(g, "mount | grep ' / '", rb"/dev/root on / type ext4 \(rw")
+        sh(g, "cat /root/synced.txt", (token + "-synced").encode())
+        sh(g, "cat /root/cached.txt", (token + "-cached").encode())  # was only in the page cache (RAM)
+        c1 = read_int(g, "/root/counter")
+        time.sleep(1.5)
+        c2 = read_int(g, "/root/counter")
+        assert c2 > c1, f"{name}: the write+sync loop stopped after restore: {c1} -> {c2}"
+        sh(g, "touch /root/stop; sleep 1; sync; echo SYNC=$?", rb"SYNC=0")
+        # New writes, then everything read back from the disk rather than the guest's page cache.
+        sh(g, f"echo {token}-{name} > /root/after.txt; dd if=/dev/urandom of=/root/big bs=64k count=16 "
+              "conv=fsync 2>/dev/null; sync; echo W=$?", rb"W=0")
+        m1 = sh(g, "md5sum /root/big", rb"\n([0-9a-f]{32}) ").group(1)
+        sh(g, "echo 3 > /proc/sys/vm/drop_caches; echo D=$?", rb"D=0")
+        m2 = sh(g, "md5sum /root/big", rb"\n([0-9a-f]{32}) ").group(1)
+        assert m1 == m2, f"{name}: /root/big reads back differently from the disk: {m1} {m2}"
+        sh(g, "cat /root/synced.txt /root/cached.txt /root/after.txt",
+           (token + r"-synced\r?\n" + token + r"-cached\r?\n" + token + "-" + name).encode())
+        sh(g, "mount -o remount,ro / 2>&1; echo RO=$?", rb"RO=\d")
+        g.send("poweroff\n")
+        assert g.wait_exit(120) == 0, f"{name}: poweroff"
+        return c2
+    finally:
+        g.close()
+
+
+def blk_main(wisp, image, rootfs):
+    tmp = tempfile.mkdtemp(prefix="wisp-snapshot-blk-")
+    guests = []
+    try:
+        root = f"{tmp}/root.ext4"
+        shutil.copyfile(rootfs, root)  # never the built image itself
+        state, mem = f"{tmp}/blk.state", f"{tmp}/blk.mem"
+        token = f"wisp-snap-blk-{os.getpid()}-{int(time.time())}"
+        t0 = time.monotonic()
+        a = Guest([wisp, "--kernel", image, "--cmdline", BLK_CMDLINE, "--drive", root, "--mem", "256",
+                   "--timeout", "600", "--snapshot-save", f"{state},{mem}", "--snapshot-exit"], log_name="blk-boot")
+        guests.append(a)
+        a.expect(rb"wisp guest: init done", 300)
+        a.send("\n")
+        a.expect(PROMPT, 60)
+        sh(a, "mount | grep ' / '", rb"/dev/root on / type ext4 \(rw")
+        sh(a, f"echo {token}-synced > /root/synced.txt; sync; echo SYNC=$?", rb"SYNC=0")
+        sh(a, f"echo {token}-cached > /root/cached.txt", PROMPT)
+        # Disk I/O all the time, so that requests are on their way when the snapshot is taken.
+        sh(a, "(i=0; while [ ! -e /root/stop ]; do i=$((i+1)); echo $i > /root/c.tmp; mv /root/c.tmp /root/counter;"
+              " sync; done) &", PROMPT)
+        time.sleep(2)
+        c0 = read_int(a, "/root/counter")
+        assert c0 > 0, "the write+sync loop does not run"
+        m = snapshot_now(a)
+        assert a.wait_exit(60) == 0, "--snapshot-exit: wisp did not end with status 0"
+        print(f"\nblk snapshot: {m.group(2).decode()} pages, loop at {c0}, "
+              f"{time.monotonic() - t0:.1f}s after boot")
+        # The disk as the snapshot left it, for a second clone.
+        copy = f"{tmp}/copy.ext4"
+        shutil.copyfile(root, copy)
+
+        refused_small = f"{tmp}/small.img"
+        with open(refused_small, "wb") as f:
+            f.truncate(1 << 20)
+        refused(wisp, ["--restore", f"{state},{mem}", "--drive", refused_small],
+                r"virtio-blk.*the drive has 2048 sectors of 512 bytes, the snapshot's drive had \d+")
+        refused(wisp, ["--restore", f"{state},{mem}", "--drive", f"{copy},ro"], r"read-only")
+
+        # The clone's own drive (the copy), then the drive recorded in the snapshot (the origin's).
+        c_own = blk_clone(wisp, "blk-own-drive", state, mem, token, extra=["--drive", copy])
+        c_rec = blk_clone(wisp, "blk-recorded-drive", state, mem, token)
+        assert c_own >= c0 and c_rec >= c0, "a loop went back"
+        for img, name in ((copy, "blk-own-drive"), (root, "blk-recorded-drive")):
+            for path, want in (("/root/synced.txt", "synced"), ("/root/cached.txt", "cached"),
+                               ("/root/after.txt", name)):
+                got = debugfs_cat(img, path)
+                assert got == f"{token}-{want}".encode(), f"{img}:{path}: debugfs read {got!r}"
+            r = subprocess.run(["e2fsck", "-fn", img], capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0, f"e2fsck {img}: status {r.returncode}\n{r.stdout}{r.stderr}"
+        print(f"\nsnapshot blk: OK in {time.monotonic() - t0:.1f}s (files, in-flight writes, drop_caches "
+              "read-back, new writes, debugfs, e2fsck; other-size and read-only drives refused)")
+    finally:
+        for g in guests:
+            g.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
+    if sys.argv[1] == "blk":
+        blk_main(*sys.argv[2:5])
+        return
     wisp, image, initrd = sys.argv[1:4]
     tmp = tempfile.mkdtemp(prefix="wisp-snapshot-")
     s1, m1 = f"{tmp}/a1.state", f"{tmp}/a1.mem"  # the booted VM's first snapshot (Full: nothing tracked yet)

@@ -61,6 +61,11 @@ def rollup(pid):
     return out
 
 
+def cpu_ticks(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime, clock ticks
+
+
 def read_until(fd, pattern, timeout, buf=b""):
     deadline = time.monotonic() + timeout
     rx = re.compile(pattern)
@@ -168,6 +173,13 @@ def main():
                       f"({used / (i + 1) / 1024:5.2f} MiB per clone), summed PSS {pss / 1024:7.1f} MiB "
                       f"({pss / (i + 1) / 1024:5.2f} per clone), load {load:.1f}")
         print(f"  started in {time.monotonic() - t0:.1f} s")
+        live = [c for c in clones if c.poll() is None]
+        c0 = sum(cpu_ticks(c.pid) for c in live)
+        time.sleep(10)
+        c1 = sum(cpu_ticks(c.pid) for c in live)
+        hz = os.sysconf("SC_CLK_TCK")
+        print(f"  idle CPU: {(c1 - c0) / hz / 10 * 100:.1f}% of one core for {len(live)} clones "
+              f"({(c1 - c0) / hz / 10 * 100 / len(live):.3f}% each)")
         for i, p in enumerate(clones):
             p.stdin.write(f"echo alive-{i}-$((1+1))\n".encode())
             p.stdin.flush()

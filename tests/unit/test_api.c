@@ -515,7 +515,7 @@ static void test_router_preboot(void **state)
 	assert_int_equal(req(f, "PUT", "/snapshot/load", "{\"snapshot_path\":\"/s\",\"mem_file_path\":\"/m\"}", body,
 			     sizeof(body)),
 			 400);
-	assert_fault(body, "Snapshots are not supported by wisp yet.");
+	assert_fault(body, "Loading a microVM snapshot not allowed after configuring boot-specific resources.");
 	assert_int_equal(req(f, "PUT", "/entropy", "{}", body, sizeof(body)), 204);
 
 	/* Everything shows in /vm/config. */
@@ -528,6 +528,46 @@ static void test_router_preboot(void **state)
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cfg, "network-interfaces")), 1);
 	assert_non_null(cJSON_GetObjectItem(cfg, "entropy"));
 	cJSON_Delete(cfg);
+}
+
+/* PUT /snapshot/load before anything boot-specific: refused files leave the microVM Not started and loadable. */
+static void test_router_snapshot_load(void **state)
+{
+	struct fix *f = *state;
+	char body[4096], json[1024];
+	/* The logger, metrics and serial output are not boot-specific (as in Firecracker). */
+	assert_int_equal(req(f, "PUT", "/logger", "{\"level\":\"Off\"}", body, sizeof(body)), 204);
+	snprintf(json, sizeof(json), "{\"snapshot_path\":\"%s/none.state\",\"mem_file_path\":\"%s/none.mem\"}", tmpdir,
+		 tmpdir);
+	assert_int_equal(req(f, "PUT", "/snapshot/load", json, body, sizeof(body)), 400);
+	assert_fault(body, "Load snapshot error: cannot open the snapshot state file");
+	assert_int_equal(controller__state(&f->c), VM_NOT_STARTED);
+	/* Not a snapshot at all (the fake kernel). */
+	snprintf(json, sizeof(json), "{\"snapshot_path\":\"%s\",\"mem_backend\":{\"backend_type\":\"File\","
+		 "\"backend_path\":\"%s\"},\"resume_vm\":true}", kernel, disk);
+	assert_int_equal(req(f, "PUT", "/snapshot/load", json, body, sizeof(body)), 400);
+	assert_fault(body, "Load snapshot error: ");
+	assert_int_equal(controller__state(&f->c), VM_NOT_STARTED);
+	snprintf(json, sizeof(json), "{\"snapshot_path\":\"%s\",\"mem_backend\":{\"backend_type\":\"Uffd\","
+		 "\"backend_path\":\"/u.sock\"}}", kernel);
+	assert_int_equal(req(f, "PUT", "/snapshot/load", json, body, sizeof(body)), 400);
+	assert_fault(body, "Uffd memory backend is not supported");
+	assert_int_equal(req(f, "PUT", "/snapshot/create", "{\"snapshot_path\":\"/s\",\"mem_file_path\":\"/m\"}", body,
+			     sizeof(body)),
+			 400);
+	assert_fault(body, MSG_NOT_STARTED);
+	/* Still configurable and still loadable; once a boot resource is set, a load is refused. */
+	assert_int_equal(req(f, "GET", "/", NULL, body, sizeof(body)), 200);
+	assert_non_null(strstr(body, "\"state\":\"Not started\""));
+	assert_int_equal(req(f, "PATCH", "/machine-config", "{\"mem_size_mib\":64}", body, sizeof(body)), 204);
+	snprintf(json, sizeof(json), "{\"snapshot_path\":\"%s\",\"mem_file_path\":\"%s\"}", kernel, disk);
+	assert_int_equal(req(f, "PUT", "/snapshot/load", json, body, sizeof(body)), 400);
+	assert_fault(body, "Loading a microVM snapshot not allowed after configuring boot-specific resources.");
+	/* After start (pretended), a load is a pre-boot request like any other. */
+	f->c.state = VM_RUNNING;
+	assert_int_equal(req(f, "PUT", "/snapshot/load", json, body, sizeof(body)), 400);
+	assert_fault(body, MSG_STARTED);
+	f->c.state = VM_NOT_STARTED;
 }
 
 static void test_router_start_failures(void **state)
@@ -668,6 +708,7 @@ int main(void)
 		cmocka_unit_test(test_resources),
 		cmocka_unit_test_setup_teardown(test_router_get, router_setup, router_teardown),
 		cmocka_unit_test_setup_teardown(test_router_preboot, router_setup, router_teardown),
+		cmocka_unit_test_setup_teardown(test_router_snapshot_load, router_setup, router_teardown),
 		cmocka_unit_test_setup_teardown(test_router_start_failures, router_setup, router_teardown),
 		cmocka_unit_test_setup_teardown(test_router_after_start, router_setup, router_teardown),
 		cmocka_unit_test_setup_teardown(test_router_metrics, router_setup, router_teardown),

@@ -134,6 +134,31 @@ static uint64_t op_m32(struct rv_cpu *cpu, uint32_t insn, uint32_t f3, uint64_t 
 	illegal(cpu, insn);
 }
 
+static bool amo_known(uint32_t f5)
+{
+	switch (f5) {
+	case 0x00: case 0x01: case 0x04: case 0x08: case 0x0c: case 0x10: case 0x14: case 0x18: case 0x1c:
+		return true;
+	}
+	return false;
+}
+
+/* The value an AMO writes back (f5 checked by amo_known). */
+static uint64_t amo_alu(uint32_t f5, uint64_t old, uint64_t src)
+{
+	switch (f5) {
+	case 0x01: return src;
+	case 0x00: return old + src;
+	case 0x04: return old ^ src;
+	case 0x0c: return old & src;
+	case 0x08: return old | src;
+	case 0x10: return (int64_t)old < (int64_t)src ? old : src;
+	case 0x14: return (int64_t)old > (int64_t)src ? old : src;
+	case 0x18: return old < src ? old : src;
+	default: return old > src ? old : src;
+	}
+}
+
 static void exec_amo(struct rv_cpu *cpu, uint32_t insn, uint32_t rd, uint64_t addr, uint64_t src)
 {
 	uint32_t f3 = (insn >> 12) & 7, f5 = insn >> 27;
@@ -167,41 +192,23 @@ static void exec_amo(struct rv_cpu *cpu, uint32_t insn, uint32_t rd, uint64_t ad
 		}
 		cpu->resv_valid = false;
 	} else {
+		if (!amo_known(f5))
+			illegal(cpu, insn);
 		void *p = mmu__amo_ptr(cpu, addr, size, false);
 		if (dbl) {
-			uint64_t *q = p, old = __atomic_load_n(q, __ATOMIC_RELAXED), nv;
-			do {
-				switch (f5) {
-				case 0x01: nv = src; break;
-				case 0x00: nv = old + src; break;
-				case 0x04: nv = old ^ src; break;
-				case 0x0c: nv = old & src; break;
-				case 0x08: nv = old | src; break;
-				case 0x10: nv = (int64_t)old < (int64_t)src ? old : src; break;
-				case 0x14: nv = (int64_t)old > (int64_t)src ? old : src; break;
-				case 0x18: nv = old < src ? old : src; break;
-				case 0x1c: nv = old > src ? old : src; break;
-				default: illegal(cpu, insn);
-				}
-			} while (!__atomic_compare_exchange_n(q, &old, nv, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+			uint64_t *q = p, old = __atomic_load_n(q, __ATOMIC_RELAXED);
+			while (!__atomic_compare_exchange_n(q, &old, amo_alu(f5, old, src), true, __ATOMIC_SEQ_CST,
+							    __ATOMIC_RELAXED))
+				;
 			res = old;
 		} else {
-			uint32_t *q = p, old = __atomic_load_n(q, __ATOMIC_RELAXED), nv, s = (uint32_t)src;
-			do {
-				switch (f5) {
-				case 0x01: nv = s; break;
-				case 0x00: nv = old + s; break;
-				case 0x04: nv = old ^ s; break;
-				case 0x0c: nv = old & s; break;
-				case 0x08: nv = old | s; break;
-				case 0x10: nv = (int32_t)old < (int32_t)s ? old : s; break;
-				case 0x14: nv = (int32_t)old > (int32_t)s ? old : s; break;
-				case 0x18: nv = old < s ? old : s; break;
-				case 0x1c: nv = old > s ? old : s; break;
-				default: illegal(cpu, insn);
-				}
-			} while (!__atomic_compare_exchange_n(q, &old, nv, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
-			res = (uint64_t)(int64_t)(int32_t)old;
+			/* On sign-extended 32-bit values the 64-bit operations give the 32-bit results. */
+			uint32_t *q = p, old = __atomic_load_n(q, __ATOMIC_RELAXED);
+			while (!__atomic_compare_exchange_n(q, &old, (uint32_t)amo_alu(f5, (uint64_t)sx32(old),
+										       (uint64_t)sx32(src)),
+							    true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+				;
+			res = (uint64_t)sx32(old);
 		}
 	}
 	if (rd)

@@ -110,7 +110,7 @@ void log__set_thread_name(const char *name)
 	snprintf(thread_name, sizeof(thread_name), "%s", name);
 }
 
-static int open_destination(const char *path, char *err, size_t errlen)
+int log__open_destination(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
@@ -136,7 +136,7 @@ int log__configure(const struct log_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "the module filter is longer than %d bytes", LOG_MODULE_MAX - 1);
 		return -1;
 	}
-	if (c->path && (fd = open_destination(c->path, err, errlen)) < 0)
+	if (c->path && (fd = log__open_destination(c->path, err, errlen)) < 0)
 		return -1;
 	pthread_mutex_lock(&g.lock);
 	if (c->path) {

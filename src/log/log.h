@@ -61,4 +61,10 @@ uint64_t log__missed_count(void);
 #define pr_info(...) log__write(LOG_LVL_INFO, __FILE__, __LINE__, __VA_ARGS__)
 #define pr_debug(...) log__write(LOG_LVL_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
 
+/*
+ * Open a log or metrics destination for appending: a regular file (created if missing) or a FIFO
+ * (opened non-blocking read-write, so writes never block the VMM). On error, a message in err.
+ */
+int log__open_destination(const char *path, char *err, size_t errlen);
+
 #endif

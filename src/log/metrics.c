@@ -101,24 +101,6 @@ void metrics__unregister(const void *opaque)
 	pthread_mutex_unlock(&g.lock);
 }
 
-static int open_destination(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
-	if (stat(path, &st) == 0) {
-		if (S_ISDIR(st.st_mode)) {
-			snprintf(err, errlen, "'%s' is a directory", path);
-			return -1;
-		}
-		if (S_ISFIFO(st.st_mode))
-			flags = O_RDWR | O_NONBLOCK | O_CLOEXEC;
-	}
-	int fd = open(path, flags, 0644);
-	if (fd < 0)
-		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
-	return fd;
-}
-
 int metrics__configure(const struct metrics_config *c, const char *instance_id, char *err, size_t errlen)
 {
 	if (c->nprops > METRICS_MAX_PROPERTIES) {
@@ -138,7 +120,7 @@ int metrics__configure(const struct metrics_config *c, const char *instance_id, 
 		snprintf(err, errlen, "Reinitialization of metrics not allowed.");
 		return -1;
 	}
-	int fd = open_destination(c->path, err, errlen);
+	int fd = log__open_destination(c->path, err, errlen);
 	if (fd < 0) {
 		pthread_mutex_unlock(&g.lock);
 		return -1;

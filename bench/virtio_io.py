@@ -21,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "e2e"))
-from guest import Guest  # noqa: E402
+from guest import Guest, connect_retry  # noqa: E402
 
 MB = 1000 * 1000
 BLOCK_MIB = 64
@@ -92,15 +92,7 @@ def serve(port):
 
 def send(port):
     """Host side: send NET_BYTES to the guest, print the rate until the guest has read everything and closed."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            c = socket.create_connection((GUEST_IP, port), timeout=5)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    c = connect_retry((GUEST_IP, port), pause=0.2)
     c.settimeout(600)
     buf = b"\0" * (1 << 16)
     t0 = time.monotonic()

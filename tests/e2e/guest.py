@@ -3,6 +3,7 @@
 import os
 import re
 import select
+import socket
 import subprocess
 import sys
 import time
@@ -72,3 +73,15 @@ class Guest:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def connect_retry(addr, within=60, pause=0.2):
+    """TCP connect to addr, retrying until the peer listens or `within` seconds pass."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return socket.create_connection(addr, timeout=5)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(pause)

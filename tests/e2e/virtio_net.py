@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from guest import Guest  # noqa: E402
+from guest import Guest, connect_retry  # noqa: E402
 
 SKIP = 77
 HOST_IP, GUEST_IP = "10.77.0.1", "10.77.0.2"
@@ -53,15 +53,7 @@ def serve(port, size):
 def send(port, size):
     """Host side, inside the namespace: connect to the guest (retrying until it listens), send, close."""
     data = pattern(size)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            c = socket.create_connection((GUEST_IP, port), timeout=5)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
+    c = connect_retry((GUEST_IP, port), pause=0.3)
     c.settimeout(120)
     t0 = time.monotonic()
     c.sendall(data)

@@ -1,17 +1,22 @@
 /* Hart life cycle, traps and interrupt delivery. */
 #include "cpu/cpu.h"
 
+#include <setjmp.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu/internal.h"
+#include "cpu/jit/jit.h"
 #include "cpu/rvc.h"
 
 #define MISA_RV64 (2ull << 62)
 #define MISA_EXT(c) (1ull << ((c) - 'A'))
 
-void cpu__init(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, const struct rv_platform *plat)
+/* Everything but the backend: a hart fresh out of reset. */
+static void init_state(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, const struct rv_platform *plat)
 {
 	memset(cpu, 0, offsetof(struct rv_cpu, bc));
 	memset(cpu->bc.hash, 0, sizeof(cpu->bc.hash));
@@ -21,8 +26,133 @@ void cpu__init(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, const st
 	cpu->mhartid = hartid;
 	cpu->plat = *plat;
 	cpu->rvc = rvc__table();
+	if (!bus->code)
+		bus->code = calloc(bus->ram_size >> PAGE_SHIFT ? bus->ram_size >> PAGE_SHIFT : 1, sizeof(*bus->code));
 	mmu__init(&cpu->mmu, bus);
+}
+
+void cpu__init(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, const struct rv_platform *plat)
+{
+	init_state(cpu, hartid, bus, plat);
 	cpu__reset(cpu, bus->ram_base);
+	/* The default backend; when the translator cannot start (no memory, not x86-64) the interpreter runs. */
+	enum rv_backend b = jit__available() ? RV_BACKEND_JIT : RV_BACKEND_INTERP;
+	const char *env = getenv("WISP_CPU_BACKEND");
+	if (env && *env)
+		cpu__parse_backend(env, &b);
+	char err[128];
+	if (cpu__set_backend(cpu, b, err, sizeof(err)) < 0)
+		cpu__set_backend(cpu, RV_BACKEND_INTERP, err, sizeof(err));
+}
+
+void cpu__recycle(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, const struct rv_platform *plat)
+{
+	struct rv_jit *j = cpu->jit;
+	enum rv_backend b = cpu->backend;
+	init_state(cpu, hartid, bus, plat);
+	cpu->backend = b;
+	cpu->jit = j;
+	if (j)
+		jit__attach(j);
+	cpu__reset(cpu, bus->ram_base);
+}
+
+void cpu__exit(struct rv_cpu *cpu)
+{
+	char err[8];
+	cpu__set_backend(cpu, RV_BACKEND_INTERP, err, sizeof(err));
+}
+
+int cpu__parse_backend(const char *s, enum rv_backend *out)
+{
+	if (!strcmp(s, "interp"))
+		*out = RV_BACKEND_INTERP;
+	else if (!strcmp(s, "jit"))
+		*out = RV_BACKEND_JIT;
+	else
+		return -1;
+	return 0;
+}
+
+const char *cpu__backend_name(enum rv_backend backend)
+{
+	return backend == RV_BACKEND_JIT ? "jit" : "interp";
+}
+
+int cpu__set_backend(struct rv_cpu *cpu, enum rv_backend backend, char *err, size_t errlen)
+{
+	if (backend == cpu->backend && (backend == RV_BACKEND_INTERP || cpu->jit))
+		return 0;
+	if (backend == RV_BACKEND_JIT) {
+		if (!jit__available()) {
+			snprintf(err, errlen, "the translator needs an x86-64 host");
+			return -1;
+		}
+		cpu->jit = jit__new(cpu, err, errlen);
+		if (!cpu->jit)
+			return -1;
+	} else if (cpu->jit) {
+		jit__free(cpu->jit);
+		cpu->jit = NULL;
+	}
+	cpu->backend = backend;
+	cpu__flush_icache(cpu);
+	mmu__flush(&cpu->mmu);
+	mmu__update_ctx(cpu);
+	return 0;
+}
+
+void cpu__code_mark(struct rv_cpu *cpu, const uint8_t *host, unsigned len)
+{
+	struct rv_bus *bus = cpu->mmu.bus;
+	uint64_t off = (uint64_t)(host - bus->ram);
+	_Atomic uint64_t *w = &bus->code[off >> PAGE_SHIFT];
+	unsigned first = (unsigned)(off & (PAGE_SIZE - 1)) >> CODE_CHUNK_SHIFT;
+	unsigned last = (unsigned)((off & (PAGE_SIZE - 1)) + (len ? len : 1) - 1) >> CODE_CHUNK_SHIFT;
+	if (last > 63)
+		last = 63;
+	uint64_t mask = (last == 63 ? ~0ull : (2ull << last) - 1) & ~((1ull << first) - 1);
+	uint64_t old = atomic_fetch_or_explicit(w, mask, memory_order_relaxed);
+	if (!old)
+		mmu__unmap_write(&cpu->mmu, host - (off & (PAGE_SIZE - 1)));
+}
+
+void cpu__code_written(struct rv_cpu *cpu, uint64_t paddr)
+{
+	struct rv_bus *bus = cpu->mmu.bus;
+	uint64_t off = (paddr - bus->ram_base) & PAGE_MASK;
+	atomic_store_explicit(&bus->code[off >> PAGE_SHIFT], 0, memory_order_relaxed);
+	cpu->bc.flush = true;
+	if (cpu->jit)
+		jit__invalidate_page(cpu->jit, bus->ram + off);
+	cpu->code_changed = true;
+}
+
+uint64_t cpu__run(struct rv_cpu *cpu, uint64_t budget, enum rv_exit *why)
+{
+	cpu->budget = cpu->budget_start = (int64_t)budget;
+	cpu->budget_unused = 0;
+	cpu->exit_reason = RV_EXIT_BUDGET;
+	cpu->exit_req = false;
+	atomic_store_explicit(&cpu->kick, 0, memory_order_relaxed);
+	if (!cpu__take_interrupt(cpu)) {
+		fpu__enter(cpu);
+		cpu->executing = 1;
+		if (setjmp(cpu->trap_jmp) == 0) {
+			if (cpu->backend == RV_BACKEND_JIT)
+				jit__run(cpu);
+			else
+				interp__run(cpu);
+		}
+		cpu->executing = 0;
+		fpu__leave(cpu);
+	}
+	uint64_t done = (uint64_t)(cpu->budget_start - cpu->budget - cpu->budget_unused);
+	cpu->retired += done;
+	cpu->budget = cpu->budget_start = cpu->budget_unused = 0;
+	if (why)
+		*why = cpu->exit_reason;
+	return done;
 }
 
 void cpu__reset(struct rv_cpu *cpu, uint64_t pc)

@@ -4,6 +4,7 @@
 
 #include <setjmp.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cpu/decode.h"
@@ -114,6 +115,15 @@ struct rv_platform {
 /* Why cpu_run() returned. */
 enum rv_exit { RV_EXIT_BUDGET = 0, RV_EXIT_WFI, RV_EXIT_HALT };
 
+/*
+ * How the hart executes guest code: the interpreter (exec.c, the reference, any host) or the
+ * dynamic binary translator to x86-64 (jit/, the default where it exists). Both give the same
+ * architectural results, instruction counts and trap state; snapshots do not depend on the choice.
+ */
+enum rv_backend { RV_BACKEND_INTERP = 0, RV_BACKEND_JIT = 1 };
+
+struct rv_jit;
+
 struct rv_cpu {
 	uint64_t x[32];
 	uint64_t pc;
@@ -152,22 +162,43 @@ struct rv_cpu {
 
 	/* Trap unwinding: exceptions raised inside an instruction longjmp here. */
 	jmp_buf trap_jmp;
-	bool exit_loop;
+	bool exit_req; /* cpu__request_exit was called during this run */
 	enum rv_exit exit_reason;
+	/* Inside cpu__run the host FPU holds the guest's rounding mode and accrues its flags (fpu.c). */
+	bool fpu_live;
+
+	enum rv_backend backend;
+	struct rv_jit *jit;   /* translator state, NULL when interpreting */
+	bool jit_flush;       /* drop every translation at the next block boundary (FENCE.I) */
+	uintptr_t jit_link;   /* a translated jump (rel32 address) to point at the next block, 0 if none */
+	bool code_changed;    /* a store just wrote over decoded instructions (cpu__code_written) */
 
 	/* Decoded blocks: keep last, cpu__init clears only its index, not the arena. */
 	struct rv_bcache bc;
 };
 
-/* Drop all decoded blocks at the next block boundary (FENCE.I semantics). */
+/* Drop all decoded and translated blocks at the next block boundary (FENCE.I semantics). */
 static inline void cpu__flush_icache(struct rv_cpu *cpu)
 {
 	cpu->bc.flush = true;
+	cpu->jit_flush = true;
 }
 
-/* Lifecycle. */
+/*
+ * Lifecycle. cpu__init picks the default backend: $WISP_CPU_BACKEND ("interp" or "jit") when set,
+ * else the translator where it exists. cpu__exit frees what the hart allocated (not the struct).
+ */
 void cpu__init(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, const struct rv_platform *plat);
+void cpu__exit(struct rv_cpu *cpu);
+/* cpu__init for a hart that was initialised before, keeping its backend (harnesses that run many
+ * programs on one hart); every translation is dropped. */
+void cpu__recycle(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, const struct rv_platform *plat);
 void cpu__reset(struct rv_cpu *cpu, uint64_t pc);
+/* Choose the backend (before running or between runs). Returns -1 with a message if unavailable. */
+int cpu__set_backend(struct rv_cpu *cpu, enum rv_backend backend, char *err, size_t errlen);
+/* Parse "interp"/"jit"; returns -1 for anything else. */
+int cpu__parse_backend(const char *s, enum rv_backend *out);
+const char *cpu__backend_name(enum rv_backend backend);
 
 /* Run up to `budget` instructions; stops early on WFI, halt, or kick. Returns the number retired. */
 uint64_t cpu__run(struct rv_cpu *cpu, uint64_t budget, enum rv_exit *why);
@@ -188,7 +219,16 @@ static inline void cpu__request_exit(struct rv_cpu *cpu)
 {
 	cpu->budget_unused += cpu->budget;
 	cpu->budget = 0;
+	cpu->exit_req = true;
 }
+
+/*
+ * A store (or AMO) is about to write the RAM page holding paddr, which holds decoded or translated
+ * instructions: drop them and set code_changed, on which the backend leaves the current block after
+ * this instruction, so the next fetch sees the new bytes (the guest needs no FENCE.I for its own
+ * stores). The run goes on: where it ends does not depend on what the backends had decoded.
+ */
+void cpu__code_written(struct rv_cpu *cpu, uint64_t paddr);
 
 /* Raise an exception from inside an instruction: does not return. */
 _Noreturn void cpu__raise(struct rv_cpu *cpu, uint64_t cause, uint64_t tval);
@@ -201,6 +241,16 @@ bool csr__write(struct rv_cpu *cpu, unsigned csr, uint64_t val);
 
 /* Floating point (fpu.c): OP-FP, FMADD/FMSUB/FNMSUB/FNMADD. Raises illegal on bad encodings. */
 void fpu__exec(struct rv_cpu *cpu, uint32_t insn);
+/*
+ * The host FPU during a run: fpu__enter loads the guest's rounding mode with clear exception flags,
+ * the flags raised by host operations accrue there, fpu__fold moves them into cpu->fflags (before
+ * fflags/fcsr are read or written, and by fpu__leave), fpu__leave restores the host's environment.
+ * fpu__set_rm follows a write of frm.
+ */
+void fpu__enter(struct rv_cpu *cpu);
+void fpu__fold(struct rv_cpu *cpu);
+void fpu__leave(struct rv_cpu *cpu);
+void fpu__set_rm(struct rv_cpu *cpu);
 /* True when mstatus.FS is not Off (F/D instructions are legal). */
 static inline bool fpu__enabled(const struct rv_cpu *cpu)
 {

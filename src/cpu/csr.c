@@ -52,10 +52,18 @@ static bool counter_allowed(const struct rv_cpu *cpu, unsigned idx)
 	return true;
 }
 
+/* CSRs that show FP state the host FPU may still hold (accrued flags, and FS/SD which they dirty). */
+static bool shows_fp_flags(unsigned csr)
+{
+	return csr == CSR_FFLAGS || csr == CSR_FCSR || csr == CSR_SSTATUS || csr == CSR_MSTATUS;
+}
+
 bool csr__read(struct rv_cpu *cpu, unsigned csr, uint64_t *val)
 {
 	if ((int)((csr >> 8) & 3) > cpu->priv)
 		return false;
+	if (shows_fp_flags(csr))
+		fpu__fold(cpu);
 	switch (csr) {
 	case CSR_FFLAGS:
 	case CSR_FRM:
@@ -195,6 +203,8 @@ bool csr__write(struct rv_cpu *cpu, unsigned csr, uint64_t val)
 {
 	if ((int)((csr >> 8) & 3) > cpu->priv || (csr >> 10) == 3)
 		return false;
+	if (shows_fp_flags(csr))
+		fpu__fold(cpu);
 	switch (csr) {
 	case CSR_FFLAGS:
 	case CSR_FRM:
@@ -207,6 +217,7 @@ bool csr__write(struct rv_cpu *cpu, unsigned csr, uint64_t val)
 			cpu->frm = val & 7;
 		if (csr == CSR_FCSR)
 			cpu->frm = (val >> 5) & 7;
+		fpu__set_rm(cpu);
 		fpu__dirty(cpu);
 		return true;
 	case CSR_SSTATUS:

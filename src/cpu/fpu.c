@@ -832,8 +832,192 @@ static void do_op_fp(struct rv_cpu *cpu, uint32_t insn)
 	}
 }
 
+/* ---- The host environment during a run, and the fast path ---- */
+
+#ifdef FPU_MXCSR
+#define MXCSR_DEFAULT 0x1f80u /* all exceptions masked, round to nearest, no DAZ/FTZ */
+
+typedef unsigned host_env;
+
+static inline host_env env_save(void)
+{
+	return _mm_getcsr();
+}
+
+static inline void env_restore(host_env csr)
+{
+	_mm_setcsr(csr);
+}
+
+static unsigned guest_csr(const struct rv_cpu *cpu)
+{
+	static const unsigned rc[4] = { 0x0000, 0x6000, 0x2000, 0x4000 };
+
+	/* RMM and the reserved modes have no host mode: those operations take the slow path. */
+	return MXCSR_DEFAULT | (cpu->frm <= RM_RUP ? rc[cpu->frm] : 0);
+}
+
+void fpu__enter(struct rv_cpu *cpu)
+{
+	_mm_setcsr(guest_csr(cpu));
+	cpu->fpu_live = true;
+}
+
+void fpu__fold(struct rv_cpu *cpu)
+{
+	if (!cpu->fpu_live)
+		return;
+	unsigned csr = _mm_getcsr();
+	unsigned fl = (csr & 0x01 ? FF_NV : 0) | (csr & 0x04 ? FF_DZ : 0) | (csr & 0x08 ? FF_OF : 0) |
+		      (csr & 0x10 ? FF_UF : 0) | (csr & 0x20 ? FF_NX : 0);
+	if (csr & MXCSR_FLAGS)
+		_mm_setcsr(csr & ~MXCSR_FLAGS);
+	accrue(cpu, fl);
+}
+
+void fpu__leave(struct rv_cpu *cpu)
+{
+	fpu__fold(cpu);
+	cpu->fpu_live = false;
+	_mm_setcsr(MXCSR_DEFAULT);
+}
+
+void fpu__set_rm(struct rv_cpu *cpu)
+{
+	if (cpu->fpu_live)
+		_mm_setcsr((_mm_getcsr() & MXCSR_FLAGS) | guest_csr(cpu));
+}
+#else
+struct fenv_saved {
+	fexcept_t ex;
+	int round;
+};
+
+typedef struct fenv_saved host_env;
+
+static inline host_env env_save(void)
+{
+	struct fenv_saved s;
+
+	fegetexceptflag(&s.ex, FE_ALL_EXCEPT);
+	s.round = fegetround();
+	return s;
+}
+
+static inline void env_restore(host_env s)
+{
+	fesetexceptflag(&s.ex, FE_ALL_EXCEPT);
+	fesetround(s.round);
+}
+
+static void set_guest_round(const struct rv_cpu *cpu)
+{
+	static const int mode[4] = { FE_TONEAREST, FE_TOWARDZERO, FE_DOWNWARD, FE_UPWARD };
+
+	fesetround(cpu->frm <= RM_RUP ? mode[cpu->frm] : FE_TONEAREST);
+}
+
+void fpu__enter(struct rv_cpu *cpu)
+{
+	set_guest_round(cpu);
+	feclearexcept(FE_ALL_EXCEPT);
+	cpu->fpu_live = true;
+}
+
+void fpu__fold(struct rv_cpu *cpu)
+{
+	if (!cpu->fpu_live)
+		return;
+	accrue(cpu, fe_to_fflags(fetestexcept(FE_ALL_EXCEPT)));
+	feclearexcept(FE_ALL_EXCEPT);
+}
+
+void fpu__leave(struct rv_cpu *cpu)
+{
+	fpu__fold(cpu);
+	cpu->fpu_live = false;
+	fesetround(FE_TONEAREST);
+}
+
+void fpu__set_rm(struct rv_cpu *cpu)
+{
+	if (cpu->fpu_live)
+		set_guest_round(cpu);
+}
+#endif
+
+/*
+ * The common case, done straight on the host FPU inside a run: add, sub, mul, div, sqrt and the fused
+ * operations in the dynamic rounding mode when frm has a host equivalent. The host already runs in
+ * frm and accrues the flags (fpu__enter), so nothing is set up per instruction. Anything unusual
+ * (a single that is not NaN-boxed, a NaN result that must become canonical) returns false before
+ * writing anything, and the full path redoes the operation: its flags are a superset of what the
+ * attempt raised (only invalid, for the same operands).
+ */
+static bool fast_path(struct rv_cpu *cpu, uint32_t insn)
+{
+	unsigned opc = insn & 0x7f, f5 = insn >> 27;
+	int fmt = FMT(insn);
+
+	if (FUNCT3(insn) != RM_DYN || cpu->frm > RM_RUP || fmt > FMT_D)
+		return false;
+	if (opc == OPC_OP_FP && !(f5 <= 3 || (f5 == 0x0b && RS2(insn) == 0)))
+		return false;
+	if (opc == OPC_OP_FP && f5 == 0x0b)
+		f5 = FOP_SQRT;
+	else if (opc != OPC_OP_FP)
+		f5 = FOP_FMA;
+	uint64_t a = cpu->f[RS1(insn)], b = cpu->f[RS2(insn)], c = cpu->f[RS3(insn)];
+	if (opc == OPC_MSUB || opc == OPC_NMADD)
+		c ^= fmts[fmt].sign;
+	if (opc == OPC_NMSUB || opc == OPC_NMADD)
+		a ^= fmts[fmt].sign;
+	uint64_t r;
+	if (fmt == FMT_D) {
+		double x = f64_val(a), y = f64_val(b), z = f64_val(c), v;
+		switch (f5) {
+		case FOP_ADD: v = x + y; break;
+		case FOP_SUB: v = x - y; break;
+		case FOP_MUL: v = x * y; break;
+		case FOP_DIV: v = x / y; break;
+		case FOP_SQRT: v = sqrt(x); break;
+		default: v = fma(x, y, z); break;
+		}
+		if (isnan(v))
+			return false;
+		r = f64_bits(v);
+	} else {
+		if ((a >> 32) != 0xffffffffu || (b >> 32) != 0xffffffffu ||
+		    (f5 == FOP_FMA && (c >> 32) != 0xffffffffu))
+			return false;
+		float x = f32_val(a), y = f32_val(b), z = f32_val(c), v;
+		switch (f5) {
+		case FOP_ADD: v = x + y; break;
+		case FOP_SUB: v = x - y; break;
+		case FOP_MUL: v = x * y; break;
+		case FOP_DIV: v = x / y; break;
+		case FOP_SQRT: v = sqrtf(x); break;
+		default: v = fmaf(x, y, z); break;
+		}
+		if (isnan(v))
+			return false;
+		r = F32_BOX | f32_bits(v);
+	}
+	cpu->f[RD(insn)] = r;
+	fpu__dirty(cpu);
+	return true;
+}
+
 void fpu__exec(struct rv_cpu *cpu, uint32_t insn)
 {
+	if (cpu->fpu_live && fast_path(cpu, insn))
+		return;
+	/*
+	 * The full path works in windows of its own (host_begin/host_end) and accrues exact flags into
+	 * fflags itself; around it the run's host environment (guest rounding mode, accrued flags) is kept
+	 * as it was. The checks that raise illegal come before any window.
+	 */
+	host_env saved = env_save();
 	switch (insn & 0x7f) {
 	case OPC_OP_FP:
 		do_op_fp(cpu, insn);
@@ -847,4 +1031,5 @@ void fpu__exec(struct rv_cpu *cpu, uint32_t insn)
 	default:
 		illegal(cpu, insn);
 	}
+	env_restore(saved);
 }

@@ -238,13 +238,17 @@ void machine__exit(struct machine *m)
 			fprintf(stderr, "wisp: hart %u: %llu instructions, %llu page walks\n", i,
 				(unsigned long long)m->harts[i]->retired, (unsigned long long)m->harts[i]->mmu.walks);
 	}
-	for (unsigned i = 0; i < m->nharts; i++)
+	for (unsigned i = 0; i < m->nharts; i++) {
+		if (m->harts[i])
+			cpu__exit(m->harts[i]);
 		free(m->harts[i]);
+	}
 	uart__destroy(&m->uart);
 	plic__destroy(&m->plic);
 	if (m->bus.ram)
 		munmap(m->bus.ram, m->bus.ram_size);
 	free((void *)m->bus.dirty);
+	free((void *)m->bus.code);
 	free(m->ram_file_pages);
 	pthread_cond_destroy(&m->wake);
 	pthread_mutex_destroy(&m->lock);

@@ -21,9 +21,16 @@
 #define SATP_MODE_SV39 8
 #define SATP_MODE_SV48 9
 
+void mmu__flush_jc(struct rv_mmu *mmu)
+{
+	if (mmu->jc)
+		memset(mmu->jc, 0xff, sizeof(struct rv_jc_entry) * CTX_COUNT * JC_SIZE);
+}
+
 void mmu__flush(struct rv_mmu *mmu)
 {
 	memset(mmu->tlb, 0xff, sizeof(mmu->tlb));
+	mmu__flush_jc(mmu);
 }
 
 void mmu__flush_page(struct rv_mmu *mmu, uint64_t va)
@@ -33,6 +40,20 @@ void mmu__flush_page(struct rv_mmu *mmu, uint64_t va)
 		for (int a = 0; a < 3; a++)
 			if (mmu->tlb[c][a][idx].tag == (va & PAGE_MASK))
 				mmu->tlb[c][a][idx].tag = ~0ull;
+	if (mmu->jc)
+		for (unsigned i = 0; i < CTX_COUNT * JC_SIZE; i++)
+			if ((mmu->jc[i].vpc & PAGE_MASK) == (va & PAGE_MASK))
+				mmu->jc[i].vpc = ~0ull;
+}
+
+void mmu__unmap_write(struct rv_mmu *mmu, const uint8_t *hpage)
+{
+	for (int c = 0; c < CTX_COUNT; c++) {
+		struct rv_tlb_entry *set = mmu->tlb[c][ACC_WRITE];
+		for (unsigned i = 0; i < TLB_SIZE; i++)
+			if (set[i].tag != ~0ull && set[i].tag + set[i].addend == (uintptr_t)hpage)
+				set[i].tag = ~0ull;
+	}
 }
 
 void mmu__init(struct rv_mmu *mmu, struct rv_bus *bus)
@@ -63,7 +84,9 @@ void mmu__update_ctx(struct rv_cpu *cpu)
 	int d = ctx_of(data_priv(cpu), cpu->mstatus & MSTATUS_SUM);
 	m->rtlb = m->tlb[d][ACC_READ];
 	m->wtlb = m->tlb[d][ACC_WRITE];
-	m->xtlb = m->tlb[ctx_of(cpu->priv, false)][ACC_EXEC];
+	int x = ctx_of(cpu->priv, false);
+	m->xtlb = m->tlb[x][ACC_EXEC];
+	m->xjc = m->jc ? m->jc + (size_t)x * JC_SIZE : NULL;
 }
 
 /* Record a write to the RAM page holding paddr in the dirty bitmap (diff snapshots), when there is one. */
@@ -182,8 +205,11 @@ static uint64_t fill(struct rv_cpu *cpu, uint64_t va, enum rv_access acc, uint8_
 		*host = NULL;
 		return pa;
 	}
-	if (acc == ACC_WRITE)
+	if (acc == ACC_WRITE) {
 		mark_dirty(bus, pa);
+		if (atomic_load_explicit(&bus->code[(pa - bus->ram_base) >> PAGE_SHIFT], memory_order_relaxed))
+			return pa; /* stores must keep coming here: see store_one_page */
+	}
 	struct rv_tlb_entry *set = acc == ACC_READ ? cpu->mmu.rtlb : acc == ACC_WRITE ? cpu->mmu.wtlb : cpu->mmu.xtlb;
 	struct rv_tlb_entry *e = &set[(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
 	e->tag = va & PAGE_MASK;
@@ -224,8 +250,11 @@ static void store_one_page(struct rv_cpu *cpu, uint64_t va, unsigned size, uint6
 {
 	uint8_t *h = tlb__lookup(cpu->mmu.wtlb, va);
 	uint64_t pa = 0;
-	if (!h)
+	if (!h) {
 		pa = fill(cpu, va, ACC_WRITE, &h);
+		if (h && bus__code_hit(cpu->mmu.bus, pa, size))
+			cpu__code_written(cpu, pa);
+	}
 	if (h) {
 		memcpy(h, &val, size);
 		return;
@@ -285,9 +314,11 @@ void *mmu__amo_ptr(struct rv_cpu *cpu, uint64_t va, unsigned size, bool load_onl
 	}
 	uint8_t *h = tlb__lookup(cpu->mmu.wtlb, va);
 	if (!h) {
-		fill(cpu, va, ACC_WRITE, &h);
+		uint64_t pa = fill(cpu, va, ACC_WRITE, &h);
 		if (!h)
 			cpu__raise(cpu, EXC_STORE_ACCESS, va);
+		if (bus__code_hit(cpu->mmu.bus, pa, size))
+			cpu__code_written(cpu, pa);
 	}
 	return h;
 }

@@ -2,6 +2,7 @@
 #ifndef WISP_MMU_H
 #define WISP_MMU_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,14 @@ struct rv_bus {
 	bool (*watch_write)(void *opaque, uint64_t paddr, unsigned size, uint64_t val);
 	/* One bit per RAM page written since the bits were last cleared (diff snapshots); may be NULL. */
 	_Atomic uint64_t *dirty;
+	/*
+	 * Guest code tracking, shared by the harts: one word per RAM page, bit i set when bytes
+	 * [64 i, 64 i + 64) of the page hold instructions some hart has decoded or translated. Pages with
+	 * a bit set never enter a write TLB, so stores to them reach the slow path, which drops the stale
+	 * blocks (cpu__code_written). Allocated by the first hart (cpu__init) when NULL; the bus's owner
+	 * frees it.
+	 */
+	_Atomic uint64_t *code;
 };
 
 /* Host pointer for a RAM range, or NULL when [paddr, paddr+len) is not all RAM. */
@@ -45,6 +54,22 @@ struct rv_tlb_entry {
 	uintptr_t addend; /* host address = guest virtual address + addend */
 };
 
+/* One chunk of the code map per 64 bytes of a page. */
+#define CODE_CHUNK_SHIFT 6
+
+/* The chunks of [paddr, paddr + len) (within one page) that hold tracked code. */
+static inline uint64_t bus__code_hit(const struct rv_bus *bus, uint64_t paddr, unsigned len)
+{
+	uint64_t off = paddr - bus->ram_base;
+	uint64_t word = atomic_load_explicit(&bus->code[off >> PAGE_SHIFT], memory_order_relaxed);
+	if (!word)
+		return 0;
+	unsigned first = (unsigned)(off & (PAGE_SIZE - 1)) >> CODE_CHUNK_SHIFT;
+	unsigned last = (unsigned)((off & (PAGE_SIZE - 1)) + len - 1) >> CODE_CHUNK_SHIFT;
+	uint64_t mask = (last >= 63 ? ~0ull : (2ull << last) - 1) & ~((1ull << first) - 1);
+	return word & mask;
+}
+
 /*
  * Translation contexts: one TLB set per effective privilege (and for S-mode data, per value of
  * sstatus.SUM, which Linux toggles around every user-memory access), so neither traps nor SUM
@@ -52,11 +77,31 @@ struct rv_tlb_entry {
  */
 enum { CTX_U = 0, CTX_S = 1, CTX_S_SUM = 2, CTX_M = 3, CTX_COUNT = 4 };
 
+/*
+ * The translator's jump cache: guest virtual pc -> translated code, one table per fetch context. It
+ * caches what an instruction fetch through the exec TLB would find, so it is flushed with the TLB
+ * (satp writes, sfence.vma, MXR changes) and when translations are dropped.
+ */
+struct rv_jc_entry {
+	uint64_t vpc; /* ~0 when empty */
+	const void *code;
+};
+
+#define JC_BITS 10
+#define JC_SIZE (1u << JC_BITS)
+
+static inline unsigned jc__index(uint64_t vpc)
+{
+	return (unsigned)(vpc >> 1) & (JC_SIZE - 1);
+}
+
 struct rv_mmu {
 	struct rv_bus *bus;
 	struct rv_tlb_entry tlb[CTX_COUNT][3][TLB_SIZE];
 	/* Current sets for data reads, data writes and fetches. */
 	struct rv_tlb_entry *rtlb, *wtlb, *xtlb;
+	/* Jump cache: jc[CTX_COUNT][JC_SIZE] when the translator runs (else NULL), and the current table. */
+	struct rv_jc_entry *jc, *xjc;
 	/* Statistics. */
 	uint64_t walks;
 };
@@ -75,6 +120,10 @@ void mmu__init(struct rv_mmu *mmu, struct rv_bus *bus);
 void mmu__flush(struct rv_mmu *mmu);
 /* Drop the translations of one virtual page (sfence.vma with an address). */
 void mmu__flush_page(struct rv_mmu *mmu, uint64_t va);
+/* Empty the jump cache (translations were dropped). */
+void mmu__flush_jc(struct rv_mmu *mmu);
+/* Drop write-TLB entries that map the RAM page at host address `hpage` (it now holds tracked code). */
+void mmu__unmap_write(struct rv_mmu *mmu, const uint8_t *hpage);
 /* Recompute which TLB sets are current after priv, satp or mstatus changed. */
 void mmu__update_ctx(struct rv_cpu *cpu);
 

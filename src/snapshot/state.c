@@ -487,7 +487,7 @@ static void load_hart(struct rv_cpu *c, const struct snap_hart *h)
 	 * PLIC below. */
 	atomic_store(&c->mip_hw, h->msip ? MIP_MSIP : 0);
 	c->resv_valid = false;
-	c->exit_loop = false;
+	c->exit_req = false;
 	atomic_store(&c->kick, 1);
 	mmu__flush(&c->mmu);
 	mmu__update_ctx(c);

@@ -78,7 +78,9 @@ static inline void fake_hart__free(struct fake_hart *h)
 {
 	if (!h)
 		return;
+	cpu__exit(h->cpu);
 	free(h->bus.ram);
+	free((void *)h->bus.code);
 	free(h->cpu);
 	free(h);
 }

@@ -34,6 +34,8 @@ static void init_state(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, 
 void cpu__init(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, const struct rv_platform *plat)
 {
 	init_state(cpu, hartid, bus, plat);
+	if (!cpu->bc.pages.head)
+		code_pages__init(&cpu->bc.pages, (size_t)(bus->ram_size >> PAGE_SHIFT));
 	cpu__reset(cpu, bus->ram_base);
 	/* The default backend; when the translator cannot start (no memory, not x86-64) the interpreter runs. */
 	enum rv_backend b = jit__available() ? RV_BACKEND_JIT : RV_BACKEND_INTERP;
@@ -61,6 +63,7 @@ void cpu__exit(struct rv_cpu *cpu)
 {
 	char err[8];
 	cpu__set_backend(cpu, RV_BACKEND_INTERP, err, sizeof(err));
+	code_pages__exit(&cpu->bc.pages);
 }
 
 int cpu__parse_backend(const char *s, enum rv_backend *out)
@@ -117,15 +120,19 @@ void cpu__code_mark(struct rv_cpu *cpu, const uint8_t *host, unsigned len)
 		mmu__unmap_write(&cpu->mmu, host - (off & (PAGE_SIZE - 1)));
 }
 
-void cpu__code_written(struct rv_cpu *cpu, uint64_t paddr)
+void cpu__code_written(struct rv_cpu *cpu, uint64_t paddr, unsigned len)
 {
 	struct rv_bus *bus = cpu->mmu.bus;
-	uint64_t off = (paddr - bus->ram_base) & PAGE_MASK;
-	atomic_store_explicit(&bus->code[off >> PAGE_SHIFT], 0, memory_order_relaxed);
-	cpu->bc.flush = true;
-	if (cpu->jit)
-		jit__invalidate_page(cpu->jit, bus->ram + off);
-	cpu->code_changed = true;
+	const uint8_t *h = bus->ram + (paddr - bus->ram_base);
+	bool interp_empty, jit_empty = true;
+	bool hit = interp__code_written(cpu, h, len, &interp_empty);
+	if (cpu->jit && jit__code_written(cpu->jit, h, len, &jit_empty))
+		hit = true;
+	if (hit)
+		cpu->code_changed = true;
+	/* Nothing decoded is left on the page: stores to it may take the fast path again. */
+	if (interp_empty && jit_empty)
+		atomic_store_explicit(&bus->code[(paddr - bus->ram_base) >> PAGE_SHIFT], 0, memory_order_relaxed);
 }
 
 uint64_t cpu__run(struct rv_cpu *cpu, uint64_t budget, enum rv_exit *why)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpu/codepages.h"
 #include "cpu/decode.h"
 #include "mmu/mmu.h"
 
@@ -77,12 +78,13 @@ struct rv_bop {
 };
 
 struct rv_block {
-	uintptr_t key;
+	uintptr_t key; /* 0 once dropped (a store wrote over it) */
 	struct rv_block *next;
+	struct rv_block *pnext; /* next block decoded from the same RAM page */
 	/* Successors last seen (taken / fall-through), checked by key before use. */
 	struct rv_block *succ[2];
 	uint32_t n;
-	uint32_t pad;
+	uint32_t glen; /* guest bytes covered from key */
 	struct rv_bop ops[];
 };
 
@@ -92,6 +94,7 @@ struct rv_block {
 
 struct rv_bcache {
 	struct rv_block *hash[BCACHE_HASH];
+	struct code_pages pages; /* per RAM page: the blocks decoded from it */
 	size_t used;
 	bool flush; /* flush at the next block boundary (never under a running block) */
 	uint64_t builds, flushes;
@@ -223,12 +226,12 @@ static inline void cpu__request_exit(struct rv_cpu *cpu)
 }
 
 /*
- * A store (or AMO) is about to write the RAM page holding paddr, which holds decoded or translated
- * instructions: drop them and set code_changed, on which the backend leaves the current block after
+ * A store (or AMO) is about to write [paddr, paddr + len) on a RAM page holding decoded or translated
+ * instructions: if it overlaps them, drop them and set code_changed, on which the backend leaves the current block after
  * this instruction, so the next fetch sees the new bytes (the guest needs no FENCE.I for its own
  * stores). The run goes on: where it ends does not depend on what the backends had decoded.
  */
-void cpu__code_written(struct rv_cpu *cpu, uint64_t paddr);
+void cpu__code_written(struct rv_cpu *cpu, uint64_t paddr, unsigned len);
 
 /* Raise an exception from inside an instruction: does not return. */
 _Noreturn void cpu__raise(struct rv_cpu *cpu, uint64_t cause, uint64_t tval);

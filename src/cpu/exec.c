@@ -49,6 +49,7 @@ static bool ends_block(int op)
 static void bcache_flush(struct rv_bcache *bc)
 {
 	memset(bc->hash, 0, sizeof(bc->hash));
+	code_pages__clear(&bc->pages);
 	bc->used = 0;
 	bc->flush = false;
 	bc->flushes++;
@@ -126,7 +127,15 @@ static struct rv_block *build_block(struct rv_cpu *cpu, const void *const *label
 	b->n = n + 1;
 	b->key = (uintptr_t)(page + (pc & (PAGE_SIZE - 1)));
 	b->succ[0] = b->succ[1] = NULL;
-	cpu__code_mark(cpu, (const uint8_t *)b->key, off - (unsigned)(pc & (PAGE_SIZE - 1)));
+	b->glen = off - (unsigned)(pc & (PAGE_SIZE - 1));
+	cpu__code_mark(cpu, (const uint8_t *)b->key, b->glen);
+	void *prev = NULL;
+	if (bc->pages.head) {
+		size_t pg = (size_t)((const uint8_t *)b->key - cpu->mmu.bus->ram) >> PAGE_SHIFT;
+		if (!code_pages__push(&bc->pages, pg, b, &prev))
+			bc->flush = true; /* cannot track it: drop everything at the next block */
+	}
+	b->pnext = prev;
 	unsigned slot = bcache_slot(b->key);
 	b->next = bc->hash[slot];
 	bc->hash[slot] = b;
@@ -522,6 +531,34 @@ L_FP:
 #undef RS2
 #undef IMM
 #undef BRANCH
+}
+
+bool interp__code_written(struct rv_cpu *cpu, const uint8_t *host, unsigned len, bool *page_empty)
+{
+	struct rv_bcache *bc = &cpu->bc;
+	*page_empty = true;
+	if (!bc->pages.head)
+		return true; /* no page index: assume the worst */
+	size_t pg = (size_t)(host - cpu->mmu.bus->ram) >> PAGE_SHIFT;
+	struct rv_block *first = code_pages__get(&bc->pages, pg), *b;
+	for (b = first; b; b = b->pnext)
+		if ((uintptr_t)host < b->key + b->glen && b->key < (uintptr_t)host + len)
+			break;
+	if (!b) {
+		*page_empty = !first;
+		return false;
+	}
+	/* Drop the page's blocks: out of the hash table, and keyed 0 so no successor link matches them. */
+	for (b = first; b; b = b->pnext) {
+		struct rv_block **pp = &bc->hash[bcache_slot(b->key)];
+		while (*pp && *pp != b)
+			pp = &(*pp)->next;
+		if (*pp)
+			*pp = b->next;
+		b->key = 0;
+	}
+	code_pages__drop(&bc->pages, pg);
+	return true;
 }
 
 void interp__run(struct rv_cpu *cpu)

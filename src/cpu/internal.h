@@ -52,6 +52,9 @@ bool ops__system(struct rv_cpu *cpu, uint32_t insn);
 void interp__run(struct rv_cpu *cpu);
 /* Execute exactly one instruction with the interpreter (the translator's fallback); may longjmp. */
 void interp__step(struct rv_cpu *cpu);
+/* A store is about to write [host, host + len): drop the decoded blocks of that page if it overlaps one
+ * (returns true). *page_empty: the page has no decoded block left. */
+bool interp__code_written(struct rv_cpu *cpu, const uint8_t *host, unsigned len, bool *page_empty);
 
 /* ---- cpu.c: guest code tracking (self-modifying code) ---- */
 

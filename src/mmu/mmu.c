@@ -253,7 +253,7 @@ static void store_one_page(struct rv_cpu *cpu, uint64_t va, unsigned size, uint6
 	if (!h) {
 		pa = fill(cpu, va, ACC_WRITE, &h);
 		if (h && bus__code_hit(cpu->mmu.bus, pa, size))
-			cpu__code_written(cpu, pa);
+			cpu__code_written(cpu, pa, size);
 	}
 	if (h) {
 		memcpy(h, &val, size);
@@ -318,7 +318,7 @@ void *mmu__amo_ptr(struct rv_cpu *cpu, uint64_t va, unsigned size, bool load_onl
 		if (!h)
 			cpu__raise(cpu, EXC_STORE_ACCESS, va);
 		if (bus__code_hit(cpu->mmu.bus, pa, size))
-			cpu__code_written(cpu, pa);
+			cpu__code_written(cpu, pa, size);
 	}
 	return h;
 }

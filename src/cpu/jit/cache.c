@@ -1,5 +1,5 @@
 /*
- * The code cache and the block table. Code lives in one memfd mapped twice: the translator writes
+ * The code cache and the block table. Code lives in shared memory mapped twice: the translator writes
  * through a read-write view and the hart runs the read-execute view, so no page is ever writable and
  * executable at once. Blocks are found by (host address of the first instruction, virtual pc) in a
  * hash table, and listed per RAM page so that a store to a page can drop what was translated from it.
@@ -38,7 +38,7 @@ struct jit_block *jit__lookup(struct rv_jit *j, uintptr_t hkey, uint64_t vpc)
 void jit__flush(struct rv_jit *j)
 {
 	memset(j->hash, 0, JIT_HASH * sizeof(*j->hash));
-	memset(j->page, 0, j->npages * sizeof(*j->page));
+	code_pages__clear(&j->pages);
 	j->nblocks = 0;
 	j->used = j->common_end;
 	j->generation++;
@@ -62,19 +62,30 @@ struct jit_block *jit__add_block(struct rv_jit *j, uintptr_t hkey, uint64_t vpc,
 	b->hnext = j->hash[h];
 	j->hash[h] = b;
 	size_t pg = (size_t)((hkey - (uintptr_t)j->cpu->mmu.bus->ram) >> PAGE_SHIFT);
-	b->pnext = j->page[pg];
-	j->page[pg] = b;
+	void *prev;
+	if (!code_pages__push(&j->pages, pg, b, &prev)) {
+		j->nblocks--;
+		jit__flush(j); /* no memory to track it: nothing is kept instead */
+		return NULL;
+	}
+	b->pnext = prev;
 	j->used = (size_t)(code_rw + size - j->rw + 15) & ~(size_t)15;
 	j->stats.translations++;
 	return b;
 }
 
-void jit__invalidate_page(struct rv_jit *j, const uint8_t *hpage)
+bool jit__code_written(struct rv_jit *j, const uint8_t *host, unsigned len, bool *page_empty)
 {
-	size_t pg = (size_t)((uintptr_t)(hpage - j->cpu->mmu.bus->ram) >> PAGE_SHIFT);
-	if (pg >= j->npages || !j->page[pg])
-		return;
-	for (struct jit_block *b = j->page[pg]; b; b = b->pnext) {
+	size_t pg = (size_t)((uintptr_t)(host - j->cpu->mmu.bus->ram) >> PAGE_SHIFT);
+	struct jit_block *first = code_pages__get(&j->pages, pg), *b;
+	*page_empty = !first;
+	for (b = first; b; b = b->pnext)
+		if ((uintptr_t)host < b->hkey + b->glen && b->hkey < (uintptr_t)host + len)
+			break;
+	if (!b)
+		return false;
+	/* Drop every block of the page: chained jumps between them are not undone one by one. */
+	for (b = first; b; b = b->pnext) {
 		b->dead = true;
 		struct jit_block **pp = &j->hash[hash_of(b->hkey)];
 		while (*pp && *pp != b)
@@ -82,11 +93,13 @@ void jit__invalidate_page(struct rv_jit *j, const uint8_t *hpage)
 		if (*pp)
 			*pp = b->hnext;
 	}
-	j->page[pg] = NULL;
+	code_pages__drop(&j->pages, pg);
+	*page_empty = true;
 	j->stats.invalidations++;
 	/* Chained jumps into these blocks come only from blocks of the same page (dead too); the jump
 	 * cache may still point at them. */
 	mmu__flush_jc(&j->cpu->mmu);
+	return true;
 }
 
 struct rv_jit *jit__new(struct rv_cpu *cpu, char *err, size_t errlen)
@@ -97,29 +110,27 @@ struct rv_jit *jit__new(struct rv_cpu *cpu, char *err, size_t errlen)
 		return NULL;
 	}
 	j->cpu = cpu;
-	j->memfd = -1;
 	j->size = JIT_CODE_SIZE;
 	j->maxblocks = JIT_CODE_SIZE / 128;
-	j->npages = (size_t)(cpu->mmu.bus->ram_size >> PAGE_SHIFT);
 	j->blocks = calloc(j->maxblocks, sizeof(*j->blocks));
 	j->hash = calloc(JIT_HASH, sizeof(*j->hash));
-	j->page = calloc(j->npages ? j->npages : 1, sizeof(*j->page));
 	j->jc = malloc(sizeof(struct rv_jc_entry) * CTX_COUNT * JC_SIZE);
-	if (!j->blocks || !j->hash || !j->page || !j->jc) {
+	if (!j->blocks || !j->hash || !j->jc ||
+	    code_pages__init(&j->pages, (size_t)(cpu->mmu.bus->ram_size >> PAGE_SHIFT)) < 0) {
 		snprintf(err, errlen, "out of memory for the translator's tables");
 		goto fail;
 	}
-	j->memfd = memfd_create("wisp-jit", MFD_CLOEXEC);
-	if (j->memfd < 0 || ftruncate(j->memfd, (off_t)j->size) < 0) {
-		snprintf(err, errlen, "cannot create the translator's code cache: %s", strerror(errno));
+	/* One shared anonymous mapping, and a second view of the same pages made by mremap (old size 0),
+	 * turned read-execute. (Anonymous, so perf resolves its symbols through /tmp/perf-PID.map.) */
+	j->rw = mmap(NULL, j->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (j->rw == MAP_FAILED) {
+		j->rw = NULL;
+		snprintf(err, errlen, "cannot map the translator's code cache: %s", strerror(errno));
 		goto fail;
 	}
-	j->rw = mmap(NULL, j->size, PROT_READ | PROT_WRITE, MAP_SHARED, j->memfd, 0);
-	j->rx = mmap(NULL, j->size, PROT_READ | PROT_EXEC, MAP_SHARED, j->memfd, 0);
-	if (j->rw == MAP_FAILED || j->rx == MAP_FAILED) {
-		snprintf(err, errlen, "cannot map the translator's code cache: %s", strerror(errno));
-		if (j->rw == MAP_FAILED)
-			j->rw = NULL;
+	j->rx = mremap(j->rw, 0, j->size, MREMAP_MAYMOVE);
+	if (j->rx == MAP_FAILED || mprotect(j->rx, j->size, PROT_READ | PROT_EXEC) < 0) {
+		snprintf(err, errlen, "cannot map the translator's code cache for execution: %s", strerror(errno));
 		if (j->rx == MAP_FAILED)
 			j->rx = NULL;
 		goto fail;
@@ -157,13 +168,11 @@ void jit__free(struct rv_jit *j)
 		munmap(j->rw, j->size);
 	if (j->rx)
 		munmap(j->rx, j->size);
-	if (j->memfd >= 0)
-		close(j->memfd);
 	if (j->perf_map)
 		fclose(j->perf_map);
 	free(j->blocks);
 	free(j->hash);
-	free(j->page);
+	code_pages__exit(&j->pages);
 	free(j->jc);
 	free(j);
 }

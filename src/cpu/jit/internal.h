@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cpu/codepages.h"
 #include "cpu/cpu.h"
 #include "cpu/jit/jit.h"
 #include "cpu/jit/x86.h"
@@ -41,8 +42,7 @@ struct jit_block {
 
 struct rv_jit {
 	struct rv_cpu *cpu;
-	/* Code memory: one memfd mapped twice, writable for the emitter, executable for running. */
-	int memfd;
+	/* Code memory: the same pages mapped twice, writable for the emitter, executable for running. */
 	uint8_t *rw, *rx;
 	size_t size, used, common_end;
 	/* Shared code at the start of the cache. */
@@ -52,8 +52,7 @@ struct rv_jit {
 	struct jit_block *blocks;
 	unsigned nblocks, maxblocks;
 	struct jit_block **hash;
-	struct jit_block **page; /* per RAM page: the blocks translated from it */
-	size_t npages;
+	struct code_pages pages; /* per RAM page: the blocks translated from it */
 	uint64_t generation; /* bumped at every flush: link requests from before are void */
 	/* Jump cache (the MMU flushes it with the TLB), CTX_COUNT * JC_SIZE entries. */
 	struct rv_jc_entry *jc;

@@ -26,8 +26,11 @@ void jit__attach(struct rv_jit *j);
  * Called by cpu__run inside its trap handler (guest exceptions longjmp out of it). */
 void jit__run(struct rv_cpu *cpu);
 
-/* The guest wrote to the RAM page at host address hpage: drop the blocks translated from it. */
-void jit__invalidate_page(struct rv_jit *j, const uint8_t *hpage);
+/*
+ * A store is about to write [host, host + len) (one RAM page): if that overlaps translated code, drop
+ * the page's blocks and return true. *page_empty: no block of the page is left.
+ */
+bool jit__code_written(struct rv_jit *j, const uint8_t *host, unsigned len, bool *page_empty);
 
 struct jit_stats {
 	uint64_t blocks, translations, flushes, invalidations, code_bytes, code_capacity, links;

@@ -1366,7 +1366,8 @@ struct jit_block *jit__translate(struct rv_jit *j, uint64_t vpc, const uint8_t *
 		cpu__code_mark(j->cpu, h, glen);
 		struct jit_block *blk = jit__add_block(j, (uintptr_t)h, vpc, start, (size_t)(t->b.p - start),
 						       (unsigned)t->n, glen);
-		jit__debug_block(j, blk);
+		if (blk)
+			jit__debug_block(j, blk);
 		free(t);
 		return blk;
 	}

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""wisp against qemu-system-riscv64 (TCG) on the same guest programs, in the same run.
+"""wisp (both CPU backends) against qemu-system-riscv64 (TCG) on the same guest programs, in the same run.
 
-usage: bench.py WISP GUEST_DIR [--quick] [--runs N] [--json FILE]
+usage: bench.py WISP GUEST_DIR [--quick] [--runs N] [--json FILE] [--backends interp,jit]
 
 Workloads: bare-metal CPU kernels (bench/elf/kernels.c, run with --elf / QEMU's spike machine),
 Linux boot to the shell prompt, shell-level workloads inside the guest (interpreted shell loop,
-hashing, a syscall-heavy copy), and the host memory (RSS) of an idle guest. Each figure is the
-median of N runs; ratio = QEMU time / wisp time (> 1 means wisp is faster). Timing never fails:
-a guest run that fails does, loudly.
+hashing, a syscall-heavy copy), the host memory (RSS) of an idle guest, the host CPU an idle booted
+guest uses, and the translator's code cache after the Linux run. Each figure is the median of N
+runs; ratio = QEMU time / wisp time (> 1 means wisp is faster). Timing never fails: a guest run that
+fails does, loudly.
 """
 import json
+import re
 import os
 import statistics
 import subprocess
@@ -61,8 +63,14 @@ def rss_kib(pid):
     return 0
 
 
-def linux_run(argv, name, shell):
-    g = Guest(argv, name)
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def linux_run(argv, name, shell, env=None):
+    g = Guest(argv, name, env=env)
     res = {}
     try:
         t0 = time.monotonic()
@@ -77,8 +85,15 @@ def linux_run(argv, name, shell):
             res[label] = int(m.group(1) or 0) * 60 + float(m.group(2))
         time.sleep(1)
         res["idle RSS (MiB)"] = rss_kib(g.proc.pid) / 1024
+        c0, t0 = cpu_seconds(g.proc.pid), time.monotonic()
+        time.sleep(3)
+        res["idle host CPU (%)"] = 100 * (cpu_seconds(g.proc.pid) - c0) / (time.monotonic() - t0)
+        mark = len(g.out)
         g.send("poweroff\n")
         g.wait_exit(120)
+        m = re.search(rb"translator: .* ([0-9]+) KiB of code", g.out[mark:])
+        if m:
+            res["code cache (KiB)"] = float(m.group(1))
     finally:
         g.close()
     return res
@@ -92,45 +107,63 @@ def main():
     quick = "--quick" in args
     runs = int(args[args.index("--runs") + 1]) if "--runs" in args else (1 if quick else 3)
     out_json = args[args.index("--json") + 1] if "--json" in args else os.path.join(os.path.dirname(wisp), "bench.json")
+    backends = (args[args.index("--backends") + 1] if "--backends" in args else "interp,jit").split(",")
     elfdir = os.path.join(os.path.dirname(wisp), "bench-elf")
     os.makedirs(elfdir, exist_ok=True)
+    peers = [f"wisp-{b}" for b in backends] + ["qemu"]
 
-    rows = []  # (figure, class, wisp, qemu, lower_is_better)
+    rows = []  # (figure, class, {peer: value})
     for name, (scale, cls) in KERNELS.items():
         elf = build_elf(name, 1 if quick else scale, elfdir)
-        w = statistics.median(timed([wisp, "--elf", elf, "--timeout", "600"]) for _ in range(runs))
-        q = statistics.median(timed(["qemu-system-riscv64", "-machine", "spike", "-bios", "none", "-nographic",
-                                     "-kernel", elf]) for _ in range(runs))
-        rows.append((f"elf {name} (s)", cls, w, q))
+        v = {}
+        for b in backends:
+            v[f"wisp-{b}"] = statistics.median(
+                timed([wisp, "--cpu-backend", b, "--elf", elf, "--timeout", "600"]) for _ in range(runs))
+        v["qemu"] = statistics.median(timed(["qemu-system-riscv64", "-machine", "spike", "-bios", "none",
+                                             "-nographic", "-kernel", elf]) for _ in range(runs))
+        rows.append((f"elf {name} (s)", cls, v))
 
     image, initrd = os.path.join(guest_dir, "Image"), os.path.join(guest_dir, "initrd.cpio.gz")
     cmdline = "console=ttyS0"
     shell = dict(list(SHELL.items())[:1]) if quick else SHELL
-    peers = {
-        "wisp": [wisp, "--kernel", image, "--initrd", initrd, "--mem", "256", "--cmdline", cmdline],
-        "qemu": ["qemu-system-riscv64", "-machine", "virt", "-nographic", "-m", "256", "-kernel", image,
-                 "-initrd", initrd, "-append", cmdline],
-    }
-    lin = {p: [linux_run(argv, p, shell) for _ in range(runs)] for p, argv in peers.items()}
-    for key in lin["wisp"][0]:
-        w = statistics.median(r[key] for r in lin["wisp"])
-        q = statistics.median(r[key] for r in lin["qemu"])
-        unit = "" if "RSS" in key else " (s)"
-        rows.append((key + unit, "linux", w, q))
+    argvs = {f"wisp-{b}": [wisp, "--cpu-backend", b, "--kernel", image, "--initrd", initrd, "--mem", "256",
+                           "--cmdline", cmdline] for b in backends}
+    argvs["qemu"] = ["qemu-system-riscv64", "-machine", "virt", "-nographic", "-m", "256", "-kernel", image,
+                     "-initrd", initrd, "-append", cmdline]
+    env = dict(os.environ, WISP_STATS="1")
+    lin = {p: [linux_run(argv, p, shell, env) for _ in range(runs)] for p, argv in argvs.items()}
+    keys = []
+    for p in peers:
+        for k in lin[p][0]:
+            if k not in keys:
+                keys.append(k)
+    for key in keys:
+        v = {p: statistics.median(r[key] for r in lin[p]) for p in peers if key in lin[p][0]}
+        unit = "" if "(" in key else " (s)"
+        rows.append((key + unit, "linux", v))
 
-    print(f"\n{'figure (median of %d)' % runs:34} {'class':16} {'wisp':>9} {'qemu':>9} {'qemu/wisp':>9}")
-    cpu_ratios = []
-    for fig, cls, w, q in rows:
-        ratio = q / w if w else 0
-        if fig.startswith("elf "):
-            cpu_ratios.append(ratio)
-        print(f"{fig:34} {cls:16} {w:9.3f} {q:9.3f} {ratio:9.2f}")
-    geo = statistics.geometric_mean(cpu_ratios)
-    print(f"{'CPU geometric mean (elf kernels)':34} {'':16} {'':9} {'':9} {geo:9.2f}")
+    w = 11
+    head = "".join(f"{p:>{w}}" for p in peers) + "".join(f"{'qemu/' + p[5:]:>{w}}" for p in peers[:-1])
+    print(f"\n{'figure (median of %d)' % runs:34} {'class':16}{head}")
+    ratios = {p: [] for p in peers[:-1]}
+    for fig, cls, v in rows:
+        line = "".join(f"{v[p]:{w}.3f}" if p in v else f"{'-':>{w}}" for p in peers)
+        timed_row = "(s)" in fig
+        for p in peers[:-1]:
+            if timed_row and p in v and "qemu" in v and v[p]:
+                r = v["qemu"] / v[p]
+                line += f"{r:{w}.2f}"
+                if fig.startswith("elf "):
+                    ratios[p].append(r)
+            else:
+                line += f"{'':>{w}}"
+        print(f"{fig:34} {cls:16}{line}")
+    geo = {p: statistics.geometric_mean(r) for p, r in ratios.items() if r}
+    print(f"{'CPU geometric mean (elf kernels)':34} {'':16}{'':>{w * len(peers)}}" +
+          "".join(f"{geo.get(p, 0):{w}.2f}" for p in peers[:-1]))
     with open(out_json, "w") as f:
         json.dump({"runs": runs, "quick": quick, "cpu_geomean_ratio": geo,
-                   "rows": [{"figure": a, "class": b, "wisp": c, "qemu": d, "ratio": d / c if c else None}
-                            for a, b, c, d in rows]}, f, indent=1)
+                   "rows": [{"figure": a, "class": b, "values": c} for a, b, c in rows]}, f, indent=1)
     print(f"(JSON: {out_json})")
 
 

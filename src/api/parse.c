@@ -290,22 +290,25 @@ int api_parse__boot_source(const cJSON *j, struct boot_source_cfg *out, char *er
 
 static const char *const cpu_templates[] = { "C3", "T2", "T2S", "T2CL", "T2A", "V1N1", "None", NULL };
 static const char *const huge_pages_names[] = { "None", "Transparent", "2M", NULL };
+static const char *const cpu_backends[] = { [RV_BACKEND_INTERP] = "interp", [RV_BACKEND_JIT] = "jit", NULL };
 
 int api_parse__machine_config(const cJSON *j, bool full, struct machine_cfg_update *out, char *err, size_t n)
 {
 	struct pctx p = { err, n, "" };
-	struct fld f[] = { F("vcpu_count"),	   F("mem_size_mib"), F("smt"),
-			   F("track_dirty_pages"), F("huge_pages"),   F("cpu_template") };
+	struct fld f[] = { F("vcpu_count"),	   F("mem_size_mib"), F("smt"),		F("track_dirty_pages"),
+			   F("huge_pages"),	   F("cpu_template"), F("cpu_backend") };
 	uint64_t vcpus = 0, mem = 0;
-	int huge = 0, tmpl = 0;
+	int huge = 0, tmpl = 0, backend = 0;
 	memset(out, 0, sizeof(*out));
 	if (take(&p, j, f, NF(f)) < 0 || get_uint(&p, &f[0], full, 255, &vcpus, &out->has_vcpu_count) < 0 ||
 	    get_uint(&p, &f[1], full, (uint64_t)1 << 40, &mem, &out->has_mem_size_mib) < 0 ||
 	    get_bool(&p, &f[2], false, &out->v.smt, &out->has_smt) < 0 ||
 	    get_bool(&p, &f[3], false, &out->v.track_dirty_pages, &out->has_track_dirty_pages) < 0 ||
 	    get_enum(&p, &f[4], false, huge_pages_names, false, &huge, &out->has_huge_pages) < 0 ||
-	    get_enum(&p, &f[5], false, cpu_templates, false, &tmpl, &out->has_cpu_template) < 0)
+	    get_enum(&p, &f[5], false, cpu_templates, false, &tmpl, &out->has_cpu_template) < 0 ||
+	    get_enum(&p, &f[6], false, cpu_backends, false, &backend, &out->has_cpu_backend) < 0)
 		return -1;
+	out->v.cpu_backend = (enum rv_backend)backend;
 	out->v.vcpu_count = (unsigned)vcpus;
 	out->v.mem_size_mib = mem;
 	out->v.huge_pages = (enum huge_pages)huge;

@@ -114,6 +114,8 @@ static cJSON *machine_json(const struct machine_cfg *m)
 	cJSON_AddStringToObject(j, "huge_pages", huge_names[m->huge_pages]);
 	if (m->has_cpu_template)
 		cJSON_AddStringToObject(j, "cpu_template", m->cpu_template);
+	if (m->has_cpu_backend)
+		cJSON_AddStringToObject(j, "cpu_backend", cpu__backend_name(m->cpu_backend));
 	return j;
 }
 

@@ -263,6 +263,7 @@ bool csr__write(struct rv_cpu *cpu, unsigned csr, uint64_t val)
 		/* No ASID bits: software then flushes everything, which is what we do anyway. */
 		cpu->satp = val & ((0xfull << 60) | ((1ull << 44) - 1));
 		mmu__flush(&cpu->mmu);
+		mmu__update_ctx(cpu);
 		cpu__request_exit(cpu);
 		return true;
 	}

@@ -1,6 +1,8 @@
 /* Board assembly, the physical bus dispatch, guest time and the hart run loop. */
 #include "machine/machine.h"
 
+#include "cpu/jit/jit.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,6 +212,12 @@ int machine__init(struct machine *m, const struct machine_config *cfg, void (*co
 			return -1;
 		}
 		cpu__init(m->harts[i], i, &m->bus, &plat);
+		char err[160];
+		if (cfg->has_cpu_backend && cpu__set_backend(m->harts[i], cfg->cpu_backend, err, sizeof(err)) < 0) {
+			fprintf(stderr, "wisp: cannot use the %s CPU backend: %s\n", cpu__backend_name(cfg->cpu_backend),
+				err);
+			return -1;
+		}
 		m->sbi_timecmp[i] = ~0ull;
 	}
 
@@ -234,9 +242,23 @@ int machine__init(struct machine *m, const struct machine_config *cfg, void (*co
 void machine__exit(struct machine *m)
 {
 	if (getenv("WISP_STATS")) {
-		for (unsigned i = 0; i < m->nharts; i++)
-			fprintf(stderr, "wisp: hart %u: %llu instructions, %llu page walks\n", i,
-				(unsigned long long)m->harts[i]->retired, (unsigned long long)m->harts[i]->mmu.walks);
+		for (unsigned i = 0; i < m->nharts; i++) {
+			struct rv_cpu *c = m->harts[i];
+			fprintf(stderr, "wisp: hart %u: %llu instructions, %llu page walks, backend %s\n", i,
+				(unsigned long long)c->retired, (unsigned long long)c->mmu.walks,
+				cpu__backend_name(c->backend));
+			if (c->jit) {
+				struct jit_stats st;
+				jit__stats(c->jit, &st);
+				fprintf(stderr,
+					"wisp: hart %u: translator: %llu blocks, %llu translations, %llu KiB of code "
+					"(of %llu), %llu flushes, %llu pages invalidated, %llu links\n",
+					i, (unsigned long long)st.blocks, (unsigned long long)st.translations,
+					(unsigned long long)st.code_bytes >> 10, (unsigned long long)st.code_capacity >> 10,
+					(unsigned long long)st.flushes, (unsigned long long)st.invalidations,
+					(unsigned long long)st.links);
+			}
+		}
 	}
 	for (unsigned i = 0; i < m->nharts; i++) {
 		if (m->harts[i])

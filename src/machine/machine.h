@@ -39,6 +39,8 @@ struct machine_config {
 	const char *elf;      /* bare-metal ELF with HTIF tohost; replaces kernel */
 	const char *dump_dtb;
 	bool boot_timer; /* add the boot timer device (--boot-timer) */
+	bool has_cpu_backend; /* else every hart runs cpu__init's default */
+	enum rv_backend cpu_backend;
 	/*
 	 * Called once the board exists and before the device tree is built: the VMM adds its own devices
 	 * (virtio-mmio slots) here with machine__add_mmio. Optional; returns -1 to fail machine__init.

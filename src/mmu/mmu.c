@@ -87,6 +87,13 @@ void mmu__update_ctx(struct rv_cpu *cpu)
 	int x = ctx_of(cpu->priv, false);
 	m->xtlb = m->tlb[x][ACC_EXEC];
 	m->xjc = m->jc ? m->jc + (size_t)x * JC_SIZE : NULL;
+	bool bare = d == CTX_M || (cpu->satp >> 60) == SATP_MODE_BARE;
+	if (bare != m->bare_data)
+		mmu__flush_jc(m); /* translations are specialised on it */
+	m->bare_data = bare;
+	m->ram_base = m->bus->ram_base;
+	m->ram_limit = m->bus->ram_size >= 8 ? m->bus->ram_size - 8 : 0;
+	m->ram = m->bus->ram;
 }
 
 /* Record a write to the RAM page holding paddr in the dirty bitmap (diff snapshots), when there is one. */

@@ -102,6 +102,14 @@ struct rv_mmu {
 	struct rv_tlb_entry *rtlb, *wtlb, *xtlb;
 	/* Jump cache: jc[CTX_COUNT][JC_SIZE] when the translator runs (else NULL), and the current table. */
 	struct rv_jc_entry *jc, *xjc;
+	/*
+	 * Data accesses are not translated now (M-mode data, or satp Bare): loads may then go straight to
+	 * RAM, [ram, ram + ram_size) at guest physical ram_base (ram_limit = ram_size - 8: the last bytes
+	 * take the slow path). Kept up to date by mmu__update_ctx.
+	 */
+	bool bare_data;
+	uint64_t ram_base, ram_limit;
+	uint8_t *ram;
 	/* Statistics. */
 	uint64_t walks;
 };

@@ -372,6 +372,8 @@ static int start_locked(struct controller *c, char *err, size_t n)
 		.elf = c->extras.elf,
 		.dump_dtb = c->extras.dump_dtb,
 		.boot_timer = r->boot_timer,
+		.has_cpu_backend = r->machine.has_cpu_backend,
+		.cpu_backend = r->machine.cpu_backend,
 	};
 	c->vmm.timeout = c->extras.timeout;
 	c->vmm.devices_cfg = &c->devices;

@@ -57,6 +57,7 @@ static void usage(FILE *f)
 		"  --cmdline STR      kernel command line (default \"%s\")\n"
 		"  --mem MIB          guest memory in MiB (default %d)\n"
 		"  --cpus N           number of vCPUs (default 1)\n"
+		"  --cpu-backend B    how guest code runs: jit (translated to x86-64, the default there) or interp\n"
 		"  --firmware FILE    boot M-mode firmware (e.g. OpenSBI fw_jump.bin) instead of the built-in SBI\n"
 		"  --elf FILE         run a bare-metal ELF program (HTIF tohost); exit status is the program's\n"
 		"  --timeout SEC      stop the guest after SEC seconds (exit status 124)\n"
@@ -131,7 +132,8 @@ struct cli {
 	/* Shortcut flags. */
 	const char *kernel, *initrd, *cmdline, *firmware, *elf, *dump_dtb;
 	uint64_t mem_mib, cpus;
-	bool has_mem, has_cpus;
+	bool has_mem, has_cpus, has_backend;
+	enum rv_backend backend;
 	double timeout;
 	struct vmm_devices_config devices;
 };
@@ -141,13 +143,14 @@ static int parse_args(int argc, char **argv, struct cli *o)
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_FIRMWARE, OPT_ELF, OPT_TIMEOUT,
 	       OPT_DUMP_DTB, OPT_VERSION, OPT_HELP, OPT_DRIVE, OPT_NET, OPT_RNG, OPT_VCONSOLE, OPT_API_SOCK,
 	       OPT_CONFIG_FILE, OPT_NO_API, OPT_ID, OPT_BOOT_TIMER, OPT_LEVEL, OPT_LOG_PATH, OPT_SHOW_LEVEL,
-	       OPT_SHOW_ORIGIN, OPT_METRICS_PATH, OPT_MAX_PAYLOAD, OPT_MODULE };
+	       OPT_SHOW_ORIGIN, OPT_METRICS_PATH, OPT_MAX_PAYLOAD, OPT_MODULE, OPT_CPU_BACKEND };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
 		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 		{ "mem", required_argument, NULL, OPT_MEM },
 		{ "cpus", required_argument, NULL, OPT_CPUS },
+		{ "cpu-backend", required_argument, NULL, OPT_CPU_BACKEND },
 		{ "firmware", required_argument, NULL, OPT_FIRMWARE },
 		{ "elf", required_argument, NULL, OPT_ELF },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -219,6 +222,13 @@ static int parse_args(int argc, char **argv, struct cli *o)
 				return 2;
 			}
 			o->has_cpus = true;
+			break;
+		case OPT_CPU_BACKEND:
+			if (cpu__parse_backend(optarg, &o->backend) < 0) {
+				fprintf(stderr, "wisp: --cpu-backend takes interp or jit, not '%s'\n", optarg);
+				return 2;
+			}
+			o->has_backend = true;
 			break;
 		case OPT_MAX_PAYLOAD:
 			if (parse_u64(optarg, 1, 1 << 30, &o->max_payload) < 0) {
@@ -333,6 +343,8 @@ static int configure_shortcut(struct controller *ctl, const struct cli *o)
 	struct machine_cfg_update u = { .has_vcpu_count = true, .has_mem_size_mib = true };
 	u.v.vcpu_count = o->has_cpus ? (unsigned)o->cpus : 1;
 	u.v.mem_size_mib = o->has_mem ? o->mem_mib : CLI_DEFAULT_MEM_MIB;
+	u.has_cpu_backend = o->has_backend;
+	u.v.cpu_backend = o->backend;
 	if (controller__update_machine(ctl, &u, true, err, sizeof(err)) < 0) {
 		fprintf(stderr, "wisp: %s\n", err);
 		return -1;
@@ -415,6 +427,9 @@ int main(int argc, char **argv)
 					"--config-file, --api-sock, --mem and --cpus\n");
 			return 2;
 		}
+		/* The restored harts take the backend the way cpu__init picks its default. */
+		if (o.has_backend)
+			setenv("WISP_CPU_BACKEND", cpu__backend_name(o.backend), 1);
 		return snapshot_cli__restore(&snap, o.timeout, &o.devices);
 	}
 
@@ -431,6 +446,14 @@ int main(int argc, char **argv)
 			char msg[2600];
 			snprintf(msg, sizeof(msg), "invalid configuration file %s: %s", o.config_file, err);
 			fatal(&ctl, msg);
+			return 1;
+		}
+	}
+	if (o.has_backend && !shortcut) {
+		char err[256];
+		struct machine_cfg_update u = { .has_cpu_backend = true, .v.cpu_backend = o.backend };
+		if (controller__update_machine(&ctl, &u, false, err, sizeof(err)) < 0) {
+			fatal(&ctl, err);
 			return 1;
 		}
 	}

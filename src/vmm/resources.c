@@ -121,6 +121,10 @@ int resources__update_machine(struct vm_resources *r, const struct machine_cfg_u
 		m.has_cpu_template = u->v.has_cpu_template;
 		memcpy(m.cpu_template, u->v.cpu_template, sizeof(m.cpu_template));
 	}
+	if (u->has_cpu_backend) {
+		m.has_cpu_backend = true;
+		m.cpu_backend = u->v.cpu_backend;
+	}
 
 	if (m.vcpu_count < 1 || m.vcpu_count > MACHINE_MAX_CPUS) {
 		snprintf(err, n, "The vCPU number is invalid: wisp runs %d vCPU so far (got %u)", MACHINE_MAX_CPUS,

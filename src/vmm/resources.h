@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpu/cpu.h"
+
 #include "log/log.h"
 #include "log/metrics.h"
 
@@ -55,11 +57,15 @@ struct machine_cfg {
 	enum huge_pages huge_pages;
 	bool has_cpu_template;
 	char cpu_template[16];
+	/* wisp extension: how guest code runs ("interp" or "jit"); the hart's default when not set. */
+	bool has_cpu_backend;
+	enum rv_backend cpu_backend;
 };
 
 /* PUT replaces all fields (absent optional ones take their defaults); PATCH changes the `has_` ones. */
 struct machine_cfg_update {
 	bool has_vcpu_count, has_mem_size_mib, has_smt, has_track_dirty_pages, has_huge_pages, has_cpu_template;
+	bool has_cpu_backend;
 	struct machine_cfg v;
 };
 

@@ -10,12 +10,12 @@ import time
 
 
 class Guest:
-    def __init__(self, argv, log_name="guest"):
+    def __init__(self, argv, log_name="guest", env=None):
         self.argv = argv
         self.out = b""
         self.start = time.monotonic()
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=env)
         self.name = log_name
 
     def _read(self, timeout):

@@ -27,10 +27,10 @@ static unsigned hash_of(uintptr_t hkey)
 	return (unsigned)(((uint64_t)hkey * 0x9e3779b97f4a7c15ull) >> 48) & (JIT_HASH - 1);
 }
 
-struct jit_block *jit__lookup(struct rv_jit *j, uintptr_t hkey, uint64_t vpc)
+struct jit_block *jit__lookup(struct rv_jit *j, uintptr_t hkey, uint64_t vpc, uint8_t flags)
 {
 	for (struct jit_block *b = j->hash[hash_of(hkey)]; b; b = b->hnext)
-		if (b->hkey == hkey && b->vpc == vpc)
+		if (b->hkey == hkey && b->vpc == vpc && b->flags == flags)
 			return b;
 	return NULL;
 }
@@ -52,12 +52,12 @@ void jit__reserve(struct rv_jit *j)
 		jit__flush(j);
 }
 
-struct jit_block *jit__add_block(struct rv_jit *j, uintptr_t hkey, uint64_t vpc, uint8_t *code_rw, size_t size,
-				 unsigned ninsn, unsigned glen)
+struct jit_block *jit__add_block(struct rv_jit *j, uintptr_t hkey, uint64_t vpc, uint8_t flags, uint8_t *code_rw,
+				 size_t size, unsigned ninsn, unsigned glen)
 {
 	struct jit_block *b = &j->blocks[j->nblocks++];
 	*b = (struct jit_block){ .hkey = hkey, .vpc = vpc, .code = jit__rx_of(j, code_rw), .size = (uint32_t)size,
-				 .ninsn = ninsn, .glen = glen };
+				 .ninsn = ninsn, .glen = glen, .flags = flags };
 	unsigned h = hash_of(hkey);
 	b->hnext = j->hash[h];
 	j->hash[h] = b;

@@ -37,8 +37,17 @@ struct jit_block {
 	uint32_t size;           /* bytes of host code */
 	uint32_t ninsn;          /* guest instructions on the longest path (charged at entry) */
 	uint32_t glen;           /* guest bytes covered from hkey */
+	uint8_t flags;           /* JIT_F_*: what the translation assumed about the hart */
 	bool dead;               /* dropped (its page was written); no longer reachable */
 };
+
+/* A block's code depends on these (they are part of its key): */
+#define JIT_F_BARE 1 /* data accesses untranslated (mmu.bare_data): loads go straight to RAM */
+
+static inline uint8_t jit__flags(const struct rv_cpu *cpu)
+{
+	return cpu->mmu.bare_data ? JIT_F_BARE : 0;
+}
 
 struct rv_jit {
 	struct rv_cpu *cpu;
@@ -76,12 +85,12 @@ static inline uint8_t *jit__rw_of(const struct rv_jit *j, const uint8_t *rx)
 }
 
 /* cache.c */
-struct jit_block *jit__lookup(struct rv_jit *j, uintptr_t hkey, uint64_t vpc);
+struct jit_block *jit__lookup(struct rv_jit *j, uintptr_t hkey, uint64_t vpc, uint8_t flags);
 void jit__flush(struct rv_jit *j);
 /* Room for one more block: flushes everything when the cache is full. */
 void jit__reserve(struct rv_jit *j);
-struct jit_block *jit__add_block(struct rv_jit *j, uintptr_t hkey, uint64_t vpc, uint8_t *code_rw, size_t size,
-				 unsigned ninsn, unsigned glen);
+struct jit_block *jit__add_block(struct rv_jit *j, uintptr_t hkey, uint64_t vpc, uint8_t flags, uint8_t *code_rw,
+				 size_t size, unsigned ninsn, unsigned glen);
 
 /* translate.c: translate the block at vpc (host address h); NULL when the first instruction needs the
  * interpreter (it straddles a page). May flush the cache first. */

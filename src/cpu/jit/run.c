@@ -81,7 +81,7 @@ void jit__run(struct rv_cpu *cpu)
 		const uint8_t *page = mmu__fetch_page(cpu, pc);
 		cpu->budget++;
 		const uint8_t *h = page + (pc & (PAGE_SIZE - 1));
-		struct jit_block *b = jit__lookup(j, (uintptr_t)h, pc);
+		struct jit_block *b = jit__lookup(j, (uintptr_t)h, pc, jit__flags(cpu));
 		if (!b) {
 			b = jit__translate(j, pc, h);
 			if (j->generation != gen) {

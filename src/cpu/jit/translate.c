@@ -54,6 +54,7 @@ struct stub {
 	uint32_t dirty;  /* guest registers to write back */
 	unsigned size;
 	bool sign;
+	int dst; /* ST_LOAD: the host register the value goes to (RAX unless rd has its own) */
 	int32_t budget_adj; /* ST_EXIT/ST_PLAIN: added to R15 first */
 	uint64_t pc;        /* where execution continues (exits) */
 };
@@ -75,6 +76,7 @@ struct tctx {
 	uint8_t *loop_head;  /* after the prologue */
 	int nst;
 	bool fs_checked, rm_checked, fs_marked;
+	uint8_t flags; /* JIT_F_* assumed by this translation */
 	/* Large arrays last: only the fields above are cleared per translation. */
 	struct insn in[JIT_MAX_INSNS];
 	struct stub st[MAX_STUBS];
@@ -496,17 +498,16 @@ static void goto_rax(struct tctx *t)
 	jmp_rx(t, t->j->exit);
 }
 
-/* Back to the start of this block with registers kept (k = the instruction that jumps). */
+/* Back to the start of this block with registers kept (k = the instruction that jumps). The path was
+ * charged for n instructions and ran k + 1: charging n for the next round takes k + 1 more. */
 static void loop_back(struct tctx *t, int k)
 {
-	int32_t refund = t->n - k - 1;
-	if (refund)
-		x86_alu_ri(&t->b, ALU_ADD, true, R_BUDGET, refund);
-	x86_alu_mi(&t->b, ALU_CMP, false, M(R_CPU, CPU_OFF(kick)), 0);
-	struct stub *s = add_stub(t, ST_PLAIN, x86_jcc32(&t->b, CC_NE), k);
+	x86_alu_ri(&t->b, ALU_SUB, true, R_BUDGET, k + 1);
+	struct stub *s = add_stub(t, ST_PLAIN, x86_jcc32(&t->b, CC_L), k);
 	s->pc = t->vpc0;
-	x86_alu_ri(&t->b, ALU_SUB, true, R_BUDGET, t->n);
-	s = add_stub(t, ST_PLAIN, x86_jcc32(&t->b, CC_L), k);
+	s->budget_adj = t->n;
+	x86_alu_mi(&t->b, ALU_CMP, false, M(R_CPU, CPU_OFF(kick)), 0);
+	s = add_stub(t, ST_PLAIN, x86_jcc32(&t->b, CC_NE), k);
 	s->pc = t->vpc0;
 	s->budget_adj = t->n;
 	uint8_t *j = x86_jmp32(&t->b);
@@ -564,17 +565,41 @@ static uint8_t *tlb_lookup(struct tctx *t, bool write, unsigned size)
 	return miss;
 }
 
+/* Loads while data accesses are untranslated: RAM is one range; the rest (MMIO, the last bytes of RAM,
+ * outside RAM) misses to the slow path. RAX becomes the host address. */
+static uint8_t *ram_lookup(struct tctx *t)
+{
+	x86_mov_rr(&t->b, true, RCX, RAX);
+	x86_alu_rm(&t->b, ALU_SUB, true, RCX, M(R_CPU, CPU_OFF(mmu.ram_base)));
+	x86_alu_rm(&t->b, ALU_CMP, true, RCX, M(R_CPU, CPU_OFF(mmu.ram_limit)));
+	uint8_t *miss = x86_jcc32(&t->b, CC_A);
+	x86_alu_rm(&t->b, ALU_ADD, true, RCX, M(R_CPU, CPU_OFF(mmu.ram)));
+	x86_mov_rr(&t->b, true, RAX, RCX);
+	return miss;
+}
+
+static uint8_t *load_lookup(struct tctx *t, unsigned size)
+{
+	return (t->flags & JIT_F_BARE) ? ram_lookup(t) : tlb_lookup(t, false, size);
+}
+
 static void gen_load(struct tctx *t, int k, unsigned size, bool sign)
 {
 	const struct insn *i = &t->in[k];
 	address(t, i);
-	uint8_t *miss = tlb_lookup(t, false, size);
-	x86_load_n(&t->b, size, sign, RAX, M(RAX, 0));
+	uint8_t *miss = load_lookup(t, size);
+	/* Straight into rd's host register when it has one (the stub puts its result there too). */
+	int dst = in_host(t, i->rd) ? t->hreg[i->rd] : RAX;
+	x86_load_n(&t->b, size, sign, dst, M(RAX, 0));
 	struct stub *s = add_stub(t, ST_LOAD, miss, k);
 	s->size = size;
 	s->sign = sign;
+	s->dst = dst;
 	s->resume = t->b.p;
-	wr(t, i->rd, RAX);
+	if (dst == RAX)
+		wr(t, i->rd, RAX);
+	else
+		t->dirty |= 1u << i->rd;
 }
 
 /* The value a store writes: a host register holding it (RCX loaded if needed). */
@@ -607,10 +632,11 @@ static void gen_fload(struct tctx *t, int k, unsigned size)
 	const struct insn *i = &t->in[k];
 	fp_check_fs(t, k);
 	address(t, i);
-	uint8_t *miss = tlb_lookup(t, false, size);
+	uint8_t *miss = load_lookup(t, size);
 	x86_load_n(&t->b, size, false, RAX, M(RAX, 0));
 	struct stub *s = add_stub(t, ST_LOAD, miss, k);
 	s->size = size;
+	s->dst = RAX;
 	s->resume = t->b.p;
 	if (size == 4) {
 		x86_store(&t->b, false, FREG(i->rd), RAX);
@@ -1249,6 +1275,8 @@ static void emit_stub(struct tctx *t, struct stub *s)
 				else
 					x86_movx(b, s->size, true, RAX, RAX);
 			}
+			if (s->dst != RAX)
+				x86_mov_rr(b, true, s->dst, RAX);
 		} else {
 			/* A store over translated code leaves the block after it (cpu__code_written). */
 			x86_cmp_m8i(b, M(R_CPU, CPU_OFF(code_changed)), 0);
@@ -1317,6 +1345,7 @@ struct jit_block *jit__translate(struct rv_jit *j, uint64_t vpc, const uint8_t *
 	t->cpu = j->cpu;
 	t->vpc0 = vpc;
 	t->h0 = h;
+	t->flags = jit__flags(j->cpu);
 	t->n = scan(t);
 	if (t->n == 0) {
 		free(t);
@@ -1364,8 +1393,8 @@ struct jit_block *jit__translate(struct rv_jit *j, uint64_t vpc, const uint8_t *
 		const struct insn *last = &t->in[t->n - 1];
 		unsigned glen = (unsigned)(last->pc + last->len - vpc);
 		cpu__code_mark(j->cpu, h, glen);
-		struct jit_block *blk = jit__add_block(j, (uintptr_t)h, vpc, start, (size_t)(t->b.p - start),
-						       (unsigned)t->n, glen);
+		struct jit_block *blk = jit__add_block(j, (uintptr_t)h, vpc, t->flags, start,
+						       (size_t)(t->b.p - start), (unsigned)t->n, glen);
 		if (blk)
 			jit__debug_block(j, blk);
 		free(t);

@@ -25,6 +25,7 @@ static void init_state(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, 
 	cpu->bc.builds = cpu->bc.flushes = 0;
 	cpu->mhartid = hartid;
 	cpu->plat = *plat;
+	pthread_mutex_init(&cpu->inval_lock, NULL);
 	cpu->rvc = rvc__table();
 	if (!bus->code)
 		bus->code = calloc(bus->ram_size >> PAGE_SHIFT ? bus->ram_size >> PAGE_SHIFT : 1, sizeof(*bus->code));
@@ -64,6 +65,7 @@ void cpu__exit(struct rv_cpu *cpu)
 	char err[8];
 	cpu__set_backend(cpu, RV_BACKEND_INTERP, err, sizeof(err));
 	code_pages__exit(&cpu->bc.pages);
+	pthread_mutex_destroy(&cpu->inval_lock);
 }
 
 int cpu__parse_backend(const char *s, enum rv_backend *out)
@@ -133,6 +135,38 @@ void cpu__code_written(struct rv_cpu *cpu, uint64_t paddr, unsigned len)
 	/* Nothing decoded is left on the page: stores to it may take the fast path again. */
 	if (interp_empty && jit_empty)
 		atomic_store_explicit(&bus->code[(paddr - bus->ram_base) >> PAGE_SHIFT], 0, memory_order_relaxed);
+}
+
+void cpu__post_code_write(struct rv_cpu *cpu, uint64_t paddr)
+{
+	pthread_mutex_lock(&cpu->inval_lock);
+	if (cpu->ninval < sizeof(cpu->inval) / sizeof(cpu->inval[0]))
+		cpu->inval[cpu->ninval++] = paddr & PAGE_MASK;
+	else
+		cpu->inval_overflow = true;
+	atomic_store(&cpu->inval_pending, true);
+	pthread_mutex_unlock(&cpu->inval_lock);
+	atomic_store(&cpu->kick, 1);
+}
+
+void cpu__take_code_writes(struct rv_cpu *cpu)
+{
+	uint64_t pages[sizeof(cpu->inval) / sizeof(cpu->inval[0])];
+	pthread_mutex_lock(&cpu->inval_lock);
+	unsigned n = cpu->ninval;
+	bool overflow = cpu->inval_overflow;
+	memcpy(pages, cpu->inval, n * sizeof(pages[0]));
+	cpu->ninval = 0;
+	cpu->inval_overflow = false;
+	atomic_store(&cpu->inval_pending, false);
+	pthread_mutex_unlock(&cpu->inval_lock);
+	if (overflow) {
+		cpu__flush_icache(cpu);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
+		cpu__code_written(cpu, pages[i], PAGE_SIZE);
+	cpu->code_changed = false; /* taken between blocks: nothing to leave */
 }
 
 uint64_t cpu__run(struct rv_cpu *cpu, uint64_t budget, enum rv_exit *why)

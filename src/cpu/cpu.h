@@ -2,6 +2,7 @@
 #ifndef WISP_CPU_H
 #define WISP_CPU_H
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -175,6 +176,12 @@ struct rv_cpu {
 	bool jit_flush;       /* drop every translation at the next block boundary (FENCE.I) */
 	uintptr_t jit_link;   /* a translated jump (rel32 address) to point at the next block, 0 if none */
 	bool code_changed;    /* a store just wrote over decoded instructions (cpu__code_written) */
+	/* RAM pages other threads wrote (device DMA): dropped at the next block boundary. */
+	pthread_mutex_t inval_lock;
+	_Atomic bool inval_pending;
+	bool inval_overflow;
+	unsigned ninval;
+	uint64_t inval[16];
 
 	/* Decoded blocks: keep last, cpu__init clears only its index, not the arena. */
 	struct rv_bcache bc;
@@ -232,6 +239,11 @@ static inline void cpu__request_exit(struct rv_cpu *cpu)
  * stores). The run goes on: where it ends does not depend on what the backends had decoded.
  */
 void cpu__code_written(struct rv_cpu *cpu, uint64_t paddr, unsigned len);
+/* Another thread wrote the RAM page at paddr (thread-safe): the hart drops its code there before it
+ * runs another block. */
+void cpu__post_code_write(struct rv_cpu *cpu, uint64_t paddr);
+/* The hart's side of cpu__post_code_write (backends call it between blocks). */
+void cpu__take_code_writes(struct rv_cpu *cpu);
 
 /* Raise an exception from inside an instruction: does not return. */
 _Noreturn void cpu__raise(struct rv_cpu *cpu, uint64_t cause, uint64_t tval);

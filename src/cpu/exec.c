@@ -244,6 +244,8 @@ static void exec_loop(struct rv_cpu *cpu)
 
 block:
 	cpu->code_changed = false;
+	if (unlikely(atomic_load_explicit(&cpu->inval_pending, memory_order_acquire)))
+		cpu__take_code_writes(cpu);
 	if (unlikely(cpu->budget <= 0) || unlikely(KICKED()))
 		return;
 	if (unlikely(bc->flush))
@@ -463,9 +465,10 @@ L_REMUW:
 	RD = ops__m32(7, RS1, RS2);
 	NEXT();
 L_FENCE:
-	/* fence.i: decoded blocks may be stale now; the flush happens at the block boundary. */
-	if (((uint32_t)op->imm >> 12 & 7) == 1)
-		cpu__flush_icache(cpu);
+	/*
+	 * fence.i needs nothing more: stores by any hart and device writes already dropped whatever they
+	 * overwrote (cpu__code_written, bus__code_dma), so instruction fetch is always coherent.
+	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	cpu->pc = pc + op->len;
 	x[0] = 0;

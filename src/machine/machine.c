@@ -74,6 +74,14 @@ static void park(struct machine *m)
 	pthread_mutex_unlock(&m->lock);
 }
 
+/* A device wrote a RAM page holding decoded code: every hart drops it. */
+static void code_dma(void *opaque, uint64_t paddr)
+{
+	struct machine *m = opaque;
+	for (unsigned i = 0; i < m->nharts; i++)
+		cpu__post_code_write(m->harts[i], paddr);
+}
+
 static uint64_t clock_ticks(void *opaque)
 {
 	return machine__ticks(opaque);
@@ -197,6 +205,7 @@ int machine__init(struct machine *m, const struct machine_config *cfg, void (*co
 	m->bus.mmio_write = bus_write;
 	m->bus.watch_page = ~0ull;
 	m->bus.watch_write = htif__write;
+	m->bus.code_dma = code_dma;
 
 	m->sbi = !cfg->firmware && !cfg->elf;
 	struct rv_platform plat = {

@@ -92,11 +92,17 @@ static void send_ipi(struct rv_cpu *cpu)
 	cpu__inject_mip(cpu, MIP_SSIP);
 }
 
-static void fence(struct rv_cpu *cpu)
+/* Single-threaded for now: only the caller's own TLB and decoded blocks exist. */
+/* Instruction fetch is coherent with every store and device write (see cpu__code_written): the remote
+ * fence.i has nothing left to do. */
+static void fence_i(struct rv_cpu *cpu)
 {
-	/* Single-threaded for now: only the caller's own TLB and decoded blocks exist. */
+	(void)cpu;
+}
+
+static void sfence_vma(struct rv_cpu *cpu)
+{
 	mmu__flush(&cpu->mmu);
-	cpu__flush_icache(cpu);
 }
 
 static struct sbiret base_call(struct machine *m, uint64_t fid, uint64_t a0)
@@ -200,7 +206,10 @@ bool sbi__ecall(void *opaque, struct rv_cpu *cpu)
 			}
 			memcpy(&mask, p, 8);
 		}
-		r.error = for_harts(m, mask, a[0] ? 0 : ~0ull, ext == EXT_LEGACY_SEND_IPI ? send_ipi : fence);
+		r.error = for_harts(m, mask, a[0] ? 0 : ~0ull,
+				    ext == EXT_LEGACY_SEND_IPI  ? send_ipi
+				    : ext == EXT_LEGACY_FENCE_I ? fence_i
+								: sfence_vma);
 		break;
 	}
 	case EXT_LEGACY_SHUTDOWN:
@@ -222,7 +231,7 @@ bool sbi__ecall(void *opaque, struct rv_cpu *cpu)
 		break;
 	case EXT_RFENCE:
 		if (fid <= 6)
-			r.error = for_harts(m, a[0], a[1], fence);
+			r.error = for_harts(m, a[0], a[1], fid == 0 ? fence_i : sfence_vma);
 		if (fid > 2)
 			r.error = SBI_ERR_NOT_SUPPORTED; /* hypervisor fences: no H extension */
 		break;

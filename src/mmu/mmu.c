@@ -21,6 +21,17 @@
 #define SATP_MODE_SV39 8
 #define SATP_MODE_SV48 9
 
+void bus__code_dma(const struct rv_bus *bus, uint64_t gpa, uint64_t len)
+{
+	if (!bus->code || !bus->code_dma || !len)
+		return;
+	uint64_t first = (gpa - bus->ram_base) >> PAGE_SHIFT;
+	uint64_t last = (gpa + len - 1 - bus->ram_base) >> PAGE_SHIFT;
+	for (uint64_t p = first; p <= last && p < (bus->ram_size >> PAGE_SHIFT); p++)
+		if (atomic_load_explicit(&bus->code[p], memory_order_relaxed))
+			bus->code_dma(bus->opaque, bus->ram_base + (p << PAGE_SHIFT));
+}
+
 void mmu__flush_jc(struct rv_mmu *mmu)
 {
 	if (mmu->jc)

@@ -30,7 +30,13 @@ struct rv_bus {
 	 * frees it.
 	 */
 	_Atomic uint64_t *code;
+	/* A device wrote the RAM page at paddr, which holds tracked code: the machine tells every hart
+	 * (cpu__post_code_write). NULL when no device writes guest memory. */
+	void (*code_dma)(void *opaque, uint64_t paddr);
 };
+
+/* A device (DMA) wrote [gpa, gpa + len) of RAM: harts drop what they decoded there. */
+void bus__code_dma(const struct rv_bus *bus, uint64_t gpa, uint64_t len);
 
 /* Host pointer for a RAM range, or NULL when [paddr, paddr+len) is not all RAM. */
 static inline uint8_t *bus__ram_ptr(const struct rv_bus *bus, uint64_t paddr, uint64_t len)

@@ -11,6 +11,7 @@
 
 void bus__mark_dirty(const struct rv_bus *bus, uint64_t gpa, uint64_t len)
 {
+	bus__code_dma(bus, gpa, len); /* no FENCE.I needed for code a device wrote */
 	if (!bus->dirty || !len)
 		return;
 	uint64_t first = (gpa - bus->ram_base) >> PAGE_SHIFT;

@@ -85,6 +85,7 @@ size_t iov__write(const struct iovec *iov, unsigned n, size_t off, const void *s
 unsigned iov__slice(const struct iovec *iov, unsigned n, size_t off, size_t len, struct iovec *out, unsigned max);
 
 /* Mark guest pages dirty after the device wrote [gpa, gpa+len). */
+/* A device wrote [gpa, gpa + len) of guest RAM: mark it dirty (diff snapshots) and drop decoded code there. */
 void bus__mark_dirty(const struct rv_bus *bus, uint64_t gpa, uint64_t len);
 
 #endif

@@ -296,13 +296,6 @@ static void h_system(struct rv_cpu *cpu, uint32_t insn, unsigned len)
 		cpu->pc += len;
 }
 
-static void h_fence_i(struct rv_cpu *cpu, unsigned len)
-{
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	cpu__flush_icache(cpu);
-	cpu->pc += len;
-}
-
 static void h_step(struct rv_cpu *cpu)
 {
 	interp__step(cpu);
@@ -1199,18 +1192,9 @@ static bool gen_insn(struct tctx *t, int k)
 		exit_if_code_changed(t, k);
 		return true;
 	case OP_FENCE:
-		if (((i->w >> 12) & 7) == 1) { /* fence.i */
-			writeback(t, t->dirty | t->always);
-			set_pc(t, i->pc, RCX);
-			store_budget(t, t->n - k - 1, RCX);
-			cpu_arg(t);
-			x86_mov_ri(b, RSI, i->len);
-			call_fn(t, (const void *)h_fence_i);
-			exit_synced(t);
-			return false;
-		}
-		/* RVWMO on x86-TSO: only ordering earlier stores before later loads needs a host fence. */
-		if (((i->w >> 24) & 1) && ((i->w >> 21) & 1)) {
+		/* fence.i: fetch is always coherent (see exec.c). RVWMO on x86-TSO: only ordering earlier
+		 * stores before later loads needs a host fence (and fence.i orders like a full fence). */
+		if (((i->w >> 12) & 7) == 1 || (((i->w >> 24) & 1) && ((i->w >> 21) & 1))) {
 			x86__byte(b, 0x0f);
 			x86__byte(b, 0xae);
 			x86__byte(b, 0xf0); /* mfence */

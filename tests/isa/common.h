@@ -235,6 +235,13 @@
 	ori	\reg, \reg, \flags
 .endm
 
+/* table[index] = PTE(label, flags) (clobbers t1, t2) */
+.macro SET_PTE table, index, label, flags
+	MAKE_PTE t1, \label, \flags
+	la	t2, \table
+	sd	t1, (\index * 8)(t2)
+.endm
+
 /* ------------------------------------------------------------------------------------- */
 /* Program start                                                                          */
 /* ------------------------------------------------------------------------------------- */

@@ -34,13 +34,6 @@
 	ecall
 .endm
 
-/* table[index] = PTE(label, flags) (clobbers t1, t2) */
-.macro SET_PTE table, index, label, flags
-	MAKE_PTE t1, \label, \flags
-	la	t2, \table
-	sd	t1, (\index * 8)(t2)
-.endm
-
 /* Load a 64-bit constant into memory at label + off (clobbers t1, t2). */
 .macro STORE_CONST label, off, value
 	li	t1, \value

@@ -110,8 +110,12 @@ struct rv_jit *jit__new(struct rv_cpu *cpu, char *err, size_t errlen)
 		return NULL;
 	}
 	j->cpu = cpu;
+	/* $WISP_JIT_CODE_KB: a smaller (or larger) code cache, for tests and tuning. */
 	j->size = JIT_CODE_SIZE;
-	j->maxblocks = JIT_CODE_SIZE / 128;
+	const char *kb = getenv("WISP_JIT_CODE_KB");
+	if (kb && atol(kb) >= 256 && atol(kb) <= (1l << 20))
+		j->size = (size_t)atol(kb) << 10;
+	j->maxblocks = (unsigned)(j->size / 128);
 	j->blocks = calloc(j->maxblocks, sizeof(*j->blocks));
 	j->hash = calloc(JIT_HASH, sizeof(*j->hash));
 	j->jc = malloc(sizeof(struct rv_jc_entry) * CTX_COUNT * JC_SIZE);

@@ -165,10 +165,10 @@ static void test_full_cache_flushes(void **state)
 	(void)state;
 	setenv("WISP_JIT_CODE_KB", "256", 1);
 	struct fake_hart *h = fake_hart__new();
-	unsetenv("WISP_JIT_CODE_KB");
 	assert_non_null(h);
 	char err[128];
 	assert_int_equal(cpu__set_backend(h->cpu, RV_BACKEND_JIT, err, sizeof(err)), 0);
+	unsetenv("WISP_JIT_CODE_KB");
 	assert_int_equal(h->cpu->jit->size, 256u << 10);
 	/* 4000 blocks: `addi a0, a0, i; jal 4`, then a loop back to the start, 3 rounds. */
 	enum { N = 4000 };

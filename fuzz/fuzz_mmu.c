@@ -207,7 +207,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	bus.ram = ram;
 	struct rv_platform plat = { .opaque = NULL, .time = zero_time, .ecall = NULL };
-	cpu__init(cpu, 0, &bus, &plat);
+	static bool inited;
+	if (inited)
+		cpu__recycle(cpu, 0, &bus, &plat); /* keeps the backend's allocations */
+	else
+		cpu__init(cpu, 0, &bus, &plat);
+	inited = true;
 
 	uint8_t hdr = fz__u8(&f);
 	static const uint64_t modes[4] = { 8, 9, 0, 8 };

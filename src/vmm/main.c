@@ -58,6 +58,8 @@ static void usage(FILE *f)
 		"  --mem MIB          guest memory in MiB (default %d)\n"
 		"  --cpus N           number of vCPUs (default 1)\n"
 		"  --cpu-backend B    how guest code runs: jit (translated to x86-64, the default there) or interp\n"
+		"  --jit-dump         print every translated block, disassembled, on standard error\n"
+		"  --jit-perf-map     write /tmp/perf-PID.map so perf names translated blocks\n"
 		"  --firmware FILE    boot M-mode firmware (e.g. OpenSBI fw_jump.bin) instead of the built-in SBI\n"
 		"  --elf FILE         run a bare-metal ELF program (HTIF tohost); exit status is the program's\n"
 		"  --timeout SEC      stop the guest after SEC seconds (exit status 124)\n"
@@ -143,7 +145,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_FIRMWARE, OPT_ELF, OPT_TIMEOUT,
 	       OPT_DUMP_DTB, OPT_VERSION, OPT_HELP, OPT_DRIVE, OPT_NET, OPT_RNG, OPT_VCONSOLE, OPT_API_SOCK,
 	       OPT_CONFIG_FILE, OPT_NO_API, OPT_ID, OPT_BOOT_TIMER, OPT_LEVEL, OPT_LOG_PATH, OPT_SHOW_LEVEL,
-	       OPT_SHOW_ORIGIN, OPT_METRICS_PATH, OPT_MAX_PAYLOAD, OPT_MODULE, OPT_CPU_BACKEND };
+	       OPT_SHOW_ORIGIN, OPT_METRICS_PATH, OPT_MAX_PAYLOAD, OPT_MODULE, OPT_CPU_BACKEND, OPT_JIT_DUMP, OPT_JIT_PERF_MAP };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -151,6 +153,8 @@ static int parse_args(int argc, char **argv, struct cli *o)
 		{ "mem", required_argument, NULL, OPT_MEM },
 		{ "cpus", required_argument, NULL, OPT_CPUS },
 		{ "cpu-backend", required_argument, NULL, OPT_CPU_BACKEND },
+		{ "jit-dump", no_argument, NULL, OPT_JIT_DUMP },
+		{ "jit-perf-map", no_argument, NULL, OPT_JIT_PERF_MAP },
 		{ "firmware", required_argument, NULL, OPT_FIRMWARE },
 		{ "elf", required_argument, NULL, OPT_ELF },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -229,6 +233,12 @@ static int parse_args(int argc, char **argv, struct cli *o)
 				return 2;
 			}
 			o->has_backend = true;
+			break;
+		case OPT_JIT_DUMP: /* read by the translator when a hart starts it (docs/translator.md) */
+			setenv("WISP_JIT_DUMP", "1", 1);
+			break;
+		case OPT_JIT_PERF_MAP:
+			setenv("WISP_JIT_PERF_MAP", "1", 1);
 			break;
 		case OPT_MAX_PAYLOAD:
 			if (parse_u64(optarg, 1, 1 << 30, &o->max_payload) < 0) {

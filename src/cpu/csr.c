@@ -325,7 +325,13 @@ bool csr__write(struct rv_cpu *cpu, unsigned csr, uint64_t val)
 			mmu__flush(&cpu->mmu); /* MXR widens what reads may see: cached entries are stale */
 		if (changed & (MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_SUM | MSTATUS_MXR))
 			mmu__update_ctx(cpu);
-		cpu__request_exit(cpu);
+		/*
+		 * Leave the run when an interrupt may now be taken, or what blocks were decoded under changed
+		 * (FPU on/off, whether data accesses are translated). SUM and MXR, which Linux toggles around
+		 * every user access, only pick other TLB sets: the run goes on.
+		 */
+		if (changed & (MSTATUS_MIE | MSTATUS_SIE | MSTATUS_FS | MSTATUS_MPRV | MSTATUS_MPP))
+			cpu__request_exit(cpu);
 		return true;
 	}
 	if (csr >= CSR_PMPCFG0 && csr < CSR_PMPCFG0 + 16) {

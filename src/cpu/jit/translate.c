@@ -316,7 +316,7 @@ static bool is_branch(int op)
 static bool ends_path(int op)
 {
 	switch (op) {
-	case OP_JAL: case OP_JALR: case OP_SYSTEM: case OP_CSR: case OP_FENCE: case OP_ILLEGAL:
+	case OP_JAL: case OP_JALR: case OP_SYSTEM: case OP_FENCE: case OP_ILLEGAL:
 		return true;
 	}
 	return false;
@@ -1201,14 +1201,23 @@ static bool gen_insn(struct tctx *t, int k)
 		}
 		exit_to(t, k, i->pc + i->len);
 		return false;
-	case OP_CSR:
+	case OP_CSR: {
+		/* The block goes on unless the write asked the run to end (interrupts enabled, the FPU or the
+		 * translation of data accesses changed, satp written: cpu->budget = 0). */
 		sync_for_call(t, k, 1, t->dirty | t->always);
+		if (!t->loop)
+			t->dirty = 0;
 		cpu_arg(t);
 		x86_mov_ri(b, RSI, i->w);
 		x86_mov_ri(b, RDX, i->len);
 		call_fn(t, (const void *)h_csr);
-		exit_synced(t);
-		return false;
+		after_call(t, i->writes);
+		x86_alu_mi(b, ALU_CMP, true, M(R_CPU, CPU_OFF(budget)), 0);
+		struct stub *s = add_stub(t, ST_NOSYNC, x86_jcc32(b, CC_LE), k);
+		s->pc = i->pc + i->len;
+		t->fs_checked = t->rm_checked = false; /* frm may have changed */
+		return true;
+	}
 	case OP_SYSTEM:
 		sync_for_call(t, k, 1, t->dirty | t->always);
 		cpu_arg(t);

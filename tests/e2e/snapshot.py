@@ -4,7 +4,8 @@
 Boot the guest, start a counter loop and a long computation in its shell, write files to /tmp (tmpfs), take
 a Full snapshot on SIGUSR1, kill wisp, restore in a new process: the counter continues, the computation
 ends with the result it would have had, the files are there, guest time went on from the snapshot's, the
-shell answers. Then two clones of the snapshot side by side; a Diff snapshot of a clone restored both as
+shell answers (the restore runs under the other CPU backend: the snapshot does not depend on it). Then two
+clones of the snapshot side by side; a Diff snapshot of a clone restored both as
 layers and merged into a copy of the base; and corrupt, truncated, wrong-version and mismatched files,
 refused with a clear message and exit status 1.
 
@@ -215,8 +216,9 @@ def main():
         a.proc.kill()
         a.wait_exit(30)
 
-        # ---- restore: everything continues ----
-        b = restore(wisp, "restore", s1, m1, extra=["--snapshot-save", f"{s2},{m2},diff"])
+        # ---- restore under the other CPU backend: everything continues ----
+        other = "jit" if os.environ.get("WISP_CPU_BACKEND", "jit") == "interp" else "interp"
+        b = restore(wisp, "restore", s1, m1, extra=["--snapshot-save", f"{s2},{m2},diff", "--cpu-backend", other])
         guests.append(b)
         sh(b, "cat /tmp/before.txt", rb"precious-42")
         c1 = read_int(b, "/tmp/counter")

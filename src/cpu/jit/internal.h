@@ -25,7 +25,7 @@
 
 #define JIT_MAX_INSNS 64   /* guest instructions on one block's path */
 #define JIT_HASH 65536
-#define JIT_CODE_SIZE (32u << 20)
+#define JIT_CODE_SIZE (64u << 20)
 #define JIT_MAX_BLOCK_CODE (48u << 10) /* room one translation may take */
 
 struct jit_block {

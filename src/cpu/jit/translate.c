@@ -49,6 +49,7 @@ enum stub_kind {
 struct stub {
 	enum stub_kind kind;
 	uint8_t *from;   /* rel32 of the branch to this stub */
+	uint8_t *from2;  /* and of a second one, or NULL */
 	uint8_t *resume; /* where to continue (load/store/fp) */
 	int k;           /* instruction index */
 	uint32_t dirty;  /* guest registers to write back */
@@ -500,9 +501,7 @@ static void loop_back(struct tctx *t, int k)
 	s->pc = t->vpc0;
 	s->budget_adj = t->n;
 	x86_alu_mi(&t->b, ALU_CMP, false, M(R_CPU, CPU_OFF(kick)), 0);
-	s = add_stub(t, ST_PLAIN, x86_jcc32(&t->b, CC_NE), k);
-	s->pc = t->vpc0;
-	s->budget_adj = t->n;
+	s->from2 = x86_jcc32(&t->b, CC_NE);
 	uint8_t *j = x86_jmp32(&t->b);
 	x86_patch(j, t->loop_head);
 }
@@ -1242,6 +1241,8 @@ static void emit_stub(struct tctx *t, struct stub *s)
 	struct x86_buf *b = &t->b;
 	const struct insn *i = &t->in[s->k];
 	x86_patch(s->from, b->p);
+	if (s->from2)
+		x86_patch(s->from2, b->p);
 	switch (s->kind) {
 	case ST_LOAD:
 	case ST_STORE:
@@ -1360,13 +1361,11 @@ struct jit_block *jit__translate(struct rv_jit *j, uint64_t vpc, const uint8_t *
 			t->always &= t->alloc;
 			in = t->alloc;
 		}
-		/* Entry: kick and budget checks, then the prologue. */
-		x86_alu_mi(&t->b, ALU_CMP, false, M(R_CPU, CPU_OFF(kick)), 0);
-		struct stub *s = add_stub(t, ST_PLAIN, x86_jcc32(&t->b, CC_NE), 0);
-		s->dirty = 0;
-		s->pc = vpc;
+		/* Entry: budget and kick checks (one way out, which gives the charge back), then the prologue. */
 		x86_alu_ri(&t->b, ALU_SUB, true, R_BUDGET, t->n);
-		s = add_stub(t, ST_PLAIN, x86_jcc32(&t->b, CC_L), 0);
+		struct stub *s = add_stub(t, ST_PLAIN, x86_jcc32(&t->b, CC_L), 0);
+		x86_alu_mi(&t->b, ALU_CMP, false, M(R_CPU, CPU_OFF(kick)), 0);
+		s->from2 = x86_jcc32(&t->b, CC_NE);
 		s->dirty = 0;
 		s->pc = vpc;
 		s->budget_adj = t->n;

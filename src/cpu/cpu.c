@@ -1,6 +1,7 @@
 /* Hart life cycle, traps and interrupt delivery. */
 #include "cpu/cpu.h"
 
+#include <sched.h>
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -25,10 +26,13 @@ static void init_state(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, 
 	cpu->bc.builds = cpu->bc.flushes = 0;
 	cpu->mhartid = hartid;
 	cpu->plat = *plat;
-	pthread_mutex_init(&cpu->inval_lock, NULL);
+	pthread_mutex_init(&cpu->mail_lock, NULL);
 	cpu->rvc = rvc__table();
+	size_t pages = bus->ram_size >> PAGE_SHIFT ? bus->ram_size >> PAGE_SHIFT : 1;
 	if (!bus->code)
-		bus->code = calloc(bus->ram_size >> PAGE_SHIFT ? bus->ram_size >> PAGE_SHIFT : 1, sizeof(*bus->code));
+		bus->code = calloc(pages, sizeof(*bus->code));
+	if (!bus->resv && plat->nharts > 1)
+		bus->resv = calloc(pages, sizeof(*bus->resv));
 	mmu__init(&cpu->mmu, bus);
 }
 
@@ -65,7 +69,7 @@ void cpu__exit(struct rv_cpu *cpu)
 	char err[8];
 	cpu__set_backend(cpu, RV_BACKEND_INTERP, err, sizeof(err));
 	code_pages__exit(&cpu->bc.pages);
-	pthread_mutex_destroy(&cpu->inval_lock);
+	pthread_mutex_destroy(&cpu->mail_lock);
 }
 
 int cpu__parse_backend(const char *s, enum rv_backend *out)
@@ -107,22 +111,51 @@ int cpu__set_backend(struct rv_cpu *cpu, enum rv_backend backend, char *err, siz
 	return 0;
 }
 
-void cpu__code_mark(struct rv_cpu *cpu, const uint8_t *host, unsigned len)
+/* ---- several harts: mail, write-watched pages ---- */
+
+static unsigned nharts_of(const struct rv_cpu *cpu)
 {
-	struct rv_bus *bus = cpu->mmu.bus;
-	uint64_t off = (uint64_t)(host - bus->ram);
-	_Atomic uint64_t *w = &bus->code[off >> PAGE_SHIFT];
-	unsigned first = (unsigned)(off & (PAGE_SIZE - 1)) >> CODE_CHUNK_SHIFT;
-	unsigned last = (unsigned)((off & (PAGE_SIZE - 1)) + (len ? len : 1) - 1) >> CODE_CHUNK_SHIFT;
-	if (last > 63)
-		last = 63;
-	uint64_t mask = (last == 63 ? ~0ull : (2ull << last) - 1) & ~((1ull << first) - 1);
-	uint64_t old = atomic_fetch_or_explicit(w, mask, memory_order_relaxed);
-	if (!old)
-		mmu__unmap_write(&cpu->mmu, host - (off & (PAGE_SIZE - 1)));
+	return cpu->plat.harts ? cpu->plat.nharts : 1;
 }
 
-void cpu__code_written(struct rv_cpu *cpu, uint64_t paddr, unsigned len)
+void cpu__wake(struct rv_cpu *cpu)
+{
+	atomic_store(&cpu->kick, 1);
+	if (cpu->plat.wake)
+		cpu->plat.wake(cpu->plat.opaque, cpu);
+}
+
+void cpu__post(struct rv_cpu *to, enum rv_mail kind, uint64_t paddr, unsigned len, struct rv_cpu *waiter,
+	       bool wait)
+{
+	pthread_mutex_lock(&to->mail_lock);
+	if (kind == MAIL_TLB_FLUSH)
+		to->mail_tlb_flush = true;
+	else if (kind != MAIL_SYNC && to->nmail < sizeof(to->mail) / sizeof(to->mail[0]))
+		to->mail[to->nmail++] = (struct rv_mail_item){ paddr, len, (uint8_t)kind };
+	else if (kind != MAIL_SYNC)
+		to->mail_overflow = true;
+	uint64_t gen = atomic_fetch_add(&to->mail_sent, 1) + 1;
+	atomic_store(&to->mail_pending, true);
+	pthread_mutex_unlock(&to->mail_lock);
+	cpu__wake(to);
+	if (!wait)
+		return;
+	/* A hart outside cpu__run uses no TLB and takes its mail before it runs again (cpu__run). */
+	while (atomic_load(&to->in_run) && atomic_load(&to->mail_done) < gen) {
+		if (waiter && atomic_load_explicit(&waiter->mail_pending, memory_order_acquire))
+			cpu__take_mail(waiter);
+#if defined(__x86_64__)
+		__builtin_ia32_pause();
+#else
+		sched_yield();
+#endif
+	}
+}
+
+/* Drop this hart's decoded code overlapping [paddr, paddr + len); true if there was some. When none is
+ * left on the page, the hart's bit in the code map goes, and the chunks with the last hart's. */
+static bool drop_code(struct rv_cpu *cpu, uint64_t paddr, unsigned len)
 {
 	struct rv_bus *bus = cpu->mmu.bus;
 	const uint8_t *h = bus->ram + (paddr - bus->ram_base);
@@ -130,43 +163,125 @@ void cpu__code_written(struct rv_cpu *cpu, uint64_t paddr, unsigned len)
 	bool hit = interp__code_written(cpu, h, len, &interp_empty);
 	if (cpu->jit && jit__code_written(cpu->jit, h, len, &jit_empty))
 		hit = true;
-	if (hit)
-		cpu->code_changed = true;
-	/* Nothing decoded is left on the page: stores to it may take the fast path again. */
-	if (interp_empty && jit_empty)
-		atomic_store_explicit(&bus->code[(paddr - bus->ram_base) >> PAGE_SHIFT], 0, memory_order_relaxed);
-}
-
-void cpu__post_code_write(struct rv_cpu *cpu, uint64_t paddr)
-{
-	pthread_mutex_lock(&cpu->inval_lock);
-	if (cpu->ninval < sizeof(cpu->inval) / sizeof(cpu->inval[0]))
-		cpu->inval[cpu->ninval++] = paddr & PAGE_MASK;
-	else
-		cpu->inval_overflow = true;
-	atomic_store(&cpu->inval_pending, true);
-	pthread_mutex_unlock(&cpu->inval_lock);
-	atomic_store(&cpu->kick, 1);
-}
-
-void cpu__take_code_writes(struct rv_cpu *cpu)
-{
-	uint64_t pages[sizeof(cpu->inval) / sizeof(cpu->inval[0])];
-	pthread_mutex_lock(&cpu->inval_lock);
-	unsigned n = cpu->ninval;
-	bool overflow = cpu->inval_overflow;
-	memcpy(pages, cpu->inval, n * sizeof(pages[0]));
-	cpu->ninval = 0;
-	cpu->inval_overflow = false;
-	atomic_store(&cpu->inval_pending, false);
-	pthread_mutex_unlock(&cpu->inval_lock);
-	if (overflow) {
-		cpu__flush_icache(cpu);
-		return;
+	if (interp_empty && jit_empty) {
+		_Atomic uint64_t *w = &bus->code[(paddr - bus->ram_base) >> PAGE_SHIFT];
+		uint64_t me = 1ull << (cpu->mhartid & 31), old = atomic_load(w), nw;
+		do {
+			nw = old & ~me;
+			if (!(nw & 0xffffffffull))
+				nw = 0; /* nobody's code is left: stores may take the fast path again */
+		} while (old != nw && !atomic_compare_exchange_weak(w, &old, nw));
 	}
-	for (unsigned i = 0; i < n; i++)
-		cpu__code_written(cpu, pages[i], PAGE_SIZE);
+	return hit;
+}
+
+bool cpu__take_mail(struct rv_cpu *cpu)
+{
+	struct rv_mail_item mail[sizeof(cpu->mail) / sizeof(cpu->mail[0])];
+	pthread_mutex_lock(&cpu->mail_lock);
+	unsigned n = cpu->nmail;
+	bool overflow = cpu->mail_overflow, tlb = cpu->mail_tlb_flush;
+	memcpy(mail, cpu->mail, n * sizeof(mail[0]));
+	cpu->nmail = 0;
+	cpu->mail_overflow = cpu->mail_tlb_flush = false;
+	uint64_t gen = atomic_load(&cpu->mail_sent);
+	atomic_store(&cpu->mail_pending, false);
+	pthread_mutex_unlock(&cpu->mail_lock);
+	if (overflow) {
+		/* Too much at once: drop every translation and every write mapping. */
+		cpu__flush_icache(cpu);
+		tlb = true;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (mail[i].kind == MAIL_CODE_WRITE)
+			drop_code(cpu, mail[i].paddr, mail[i].len);
+		else if (mail[i].kind == MAIL_UNMAP_WRITE)
+			mmu__unmap_write(&cpu->mmu, cpu->mmu.bus->ram + ((mail[i].paddr & PAGE_MASK) - cpu->mmu.bus->ram_base));
+	}
+	if (tlb)
+		mmu__flush(&cpu->mmu);
 	cpu->code_changed = false; /* taken between blocks: nothing to leave */
+	atomic_store(&cpu->mail_done, gen);
+	return tlb;
+}
+
+/* Every other hart: mail, and (wait) until each has taken it. */
+static void post_others(struct rv_cpu *cpu, enum rv_mail kind, uint64_t paddr, unsigned len, uint32_t mask,
+			bool wait)
+{
+	for (unsigned i = 0; i < nharts_of(cpu); i++) {
+		struct rv_cpu *h = cpu->plat.harts[i];
+		if (h != cpu && ((mask >> (i & 31)) & 1))
+			cpu__post(h, kind, paddr, len, cpu, wait);
+	}
+}
+
+void cpu__code_mark(struct rv_cpu *cpu, const uint8_t *host, unsigned len)
+{
+	struct rv_bus *bus = cpu->mmu.bus;
+	uint64_t off = (uint64_t)(host - bus->ram);
+	uint64_t bits = code__chunks((unsigned)(off & (PAGE_SIZE - 1)), len) | (1ull << (cpu->mhartid & 31));
+	uint64_t old = atomic_fetch_or(&bus->code[off >> PAGE_SHIFT], bits);
+	if (old)
+		return;
+	/* The page was plain data: no hart may keep a write mapping of it (stores must see the code). */
+	mmu__unmap_write(&cpu->mmu, host - (off & (PAGE_SIZE - 1)));
+	if (nharts_of(cpu) > 1 && !(bus->resv && atomic_load(&bus->resv[off >> PAGE_SHIFT])))
+		post_others(cpu, MAIL_UNMAP_WRITE, bus->ram_base + (off & PAGE_MASK), 0, ~0u, true);
+}
+
+void cpu__code_written(struct rv_cpu *cpu, uint64_t paddr, unsigned len)
+{
+	struct rv_bus *bus = cpu->mmu.bus;
+	uint64_t harts = atomic_load(&bus->code[(paddr - bus->ram_base) >> PAGE_SHIFT]) & 0xffffffffull;
+	if (drop_code(cpu, paddr, len))
+		cpu->code_changed = true;
+	/* Other harts' code there goes at their next block (a hart that must see it at once, after
+	 * cross-modifying code, executes FENCE.I, which takes its mail). */
+	if (nharts_of(cpu) > 1 && (harts & ~(1ull << (cpu->mhartid & 31))))
+		post_others(cpu, MAIL_CODE_WRITE, paddr, len, (uint32_t)harts, false);
+}
+
+void cpu__store_watched(struct rv_cpu *cpu, uint64_t paddr, unsigned len)
+{
+	struct rv_bus *bus = cpu->mmu.bus;
+	if (bus__code_hit(bus, paddr, len))
+		cpu__code_written(cpu, paddr, len);
+	if (!bus->resv || !atomic_load_explicit(&bus->resv[(paddr - bus->ram_base) >> PAGE_SHIFT],
+						 memory_order_relaxed))
+		return;
+	/* Break the reservations of other harts on the granules written. */
+	for (unsigned i = 0; i < nharts_of(cpu); i++) {
+		struct rv_cpu *h = cpu->plat.harts[i];
+		if (h == cpu)
+			continue;
+		uint64_t tag = atomic_load(&h->resv_tag);
+		if ((tag & 1) && (tag & ~7ull) < paddr + len && paddr < (tag & ~7ull) + 8)
+			atomic_compare_exchange_strong(&h->resv_tag, &tag, 0);
+	}
+}
+
+void cpu__reserve(struct rv_cpu *cpu, uint64_t paddr)
+{
+	struct rv_bus *bus = cpu->mmu.bus;
+	if (nharts_of(cpu) < 2 || !bus->resv)
+		return;
+	atomic_store(&cpu->resv_tag, (paddr & ~7ull) | 1);
+	uint64_t pg = (paddr - bus->ram_base) >> PAGE_SHIFT;
+	if (atomic_exchange(&bus->resv[pg], 1))
+		return;
+	/* First reservation on the page: from now on every hart's stores to it take the slow path. */
+	mmu__unmap_write(&cpu->mmu, bus->ram + (pg << PAGE_SHIFT));
+	if (!atomic_load(&bus->code[pg]))
+		post_others(cpu, MAIL_UNMAP_WRITE, paddr & PAGE_MASK, 0, ~0u, true);
+}
+
+bool cpu__reservation_held(struct rv_cpu *cpu, uint64_t paddr)
+{
+	if (nharts_of(cpu) < 2 || !cpu->mmu.bus->resv)
+		return true;
+	uint64_t tag = (paddr & ~7ull) | 1;
+	return atomic_compare_exchange_strong(&cpu->resv_tag, &tag, 0);
 }
 
 uint64_t cpu__run(struct rv_cpu *cpu, uint64_t budget, enum rv_exit *why)
@@ -176,6 +291,10 @@ uint64_t cpu__run(struct rv_cpu *cpu, uint64_t budget, enum rv_exit *why)
 	cpu->exit_reason = RV_EXIT_BUDGET;
 	cpu->exit_req = false;
 	atomic_store_explicit(&cpu->kick, 0, memory_order_relaxed);
+	/* From here the hart uses its TLB: senders of mail now wait for it to be taken (cpu__post). */
+	atomic_store(&cpu->in_run, true);
+	if (atomic_load(&cpu->mail_pending))
+		cpu__take_mail(cpu);
 	if (!cpu__take_interrupt(cpu)) {
 		fpu__enter(cpu);
 		cpu->executing = 1;
@@ -188,6 +307,7 @@ uint64_t cpu__run(struct rv_cpu *cpu, uint64_t budget, enum rv_exit *why)
 		cpu->executing = 0;
 		fpu__leave(cpu);
 	}
+	atomic_store(&cpu->in_run, false);
 	uint64_t done = (uint64_t)(cpu->budget_start - cpu->budget - cpu->budget_unused);
 	cpu->retired += done;
 	cpu->budget = cpu->budget_start = cpu->budget_unused = 0;
@@ -213,6 +333,7 @@ void cpu__reset(struct rv_cpu *cpu, uint64_t pc)
 	/* Reset value is unspecified; Linux 6.1 never writes scounteren but its vDSO reads `time`. */
 	cpu->scounteren = 7;
 	cpu->resv_valid = false;
+	atomic_store_explicit(&cpu->resv_tag, 0, memory_order_relaxed);
 	cpu__flush_icache(cpu);
 	mmu__flush(&cpu->mmu);
 	mmu__update_ctx(cpu);
@@ -227,8 +348,11 @@ uint64_t cpu__mip(const struct rv_cpu *cpu)
 void cpu__set_mip(struct rv_cpu *cpu, uint64_t bits, bool level)
 {
 	if (level) {
-		atomic_fetch_or(&cpu->mip_hw, bits);
-		atomic_store(&cpu->kick, 1);
+		uint64_t old = atomic_fetch_or(&cpu->mip_hw, bits);
+		if ((old & bits) != bits)
+			cpu__wake(cpu);
+		else
+			atomic_store(&cpu->kick, 1);
 	} else {
 		atomic_fetch_and(&cpu->mip_hw, ~bits);
 	}
@@ -237,7 +361,7 @@ void cpu__set_mip(struct rv_cpu *cpu, uint64_t bits, bool level)
 void cpu__inject_mip(struct rv_cpu *cpu, uint64_t bits)
 {
 	atomic_fetch_or(&cpu->mip_inject, bits);
-	atomic_store(&cpu->kick, 1);
+	cpu__wake(cpu);
 }
 
 /* The interrupt to take now, or -1. Priority: MEI, MSI, MTI, SEI, SSI, STI. */
@@ -270,6 +394,7 @@ void cpu__trap(struct rv_cpu *cpu, uint64_t cause, uint64_t tval, bool interrupt
 	uint64_t deleg = interrupt ? cpu->mideleg : cpu->medeleg;
 	uint64_t mcause = cause | (interrupt ? 1ull << 63 : 0);
 	cpu->resv_valid = false;
+	atomic_store_explicit(&cpu->resv_tag, 0, memory_order_relaxed);
 	if (cpu->priv <= PRV_S && ((deleg >> cause) & 1)) {
 		cpu->scause = mcause;
 		cpu->sepc = cpu->pc;

@@ -114,6 +114,19 @@ struct rv_platform {
 	uint64_t (*time)(void *opaque);
 	/* ECALL from S-mode when the VMM plays the SBI firmware. Returns false to trap normally. */
 	bool (*ecall)(void *opaque, struct rv_cpu *cpu);
+	/* Wake the hart's thread if it sleeps (an interrupt line rose, mail arrived). Optional. */
+	void (*wake)(void *opaque, struct rv_cpu *cpu);
+	/* All the machine's harts (this one included), for shootdowns and reservations; NULL/0 = alone. */
+	struct rv_cpu *const *harts;
+	unsigned nharts;
+};
+
+/* What other threads ask a hart to do before it runs another block (cpu__post). */
+enum rv_mail {
+	MAIL_SYNC,        /* nothing: the sender only waits until the hart has taken its mail */
+	MAIL_CODE_WRITE,  /* [paddr, paddr + len) was written: drop decoded code there */
+	MAIL_UNMAP_WRITE, /* the RAM page at paddr is write-watched now: drop write-TLB entries to it */
+	MAIL_TLB_FLUSH,   /* sfence.vma for another hart (SBI remote_sfence_vma) */
 };
 
 /* Why cpu_run() returned. */
@@ -155,10 +168,12 @@ struct rv_cpu {
 	/* Set by other threads to make the hart leave its run loop and look at interrupts. */
 	_Atomic int kick;
 
-	/* Load reservation (LR/SC). */
+	/* Load reservation (LR/SC). With several harts, resv_tag = physical address of the reserved 8-byte
+	 * granule | 1; another hart's store there clears it (cpu__store_watched). */
 	uint64_t resv_addr;
 	uint64_t resv_value;
 	bool resv_valid;
+	_Atomic uint64_t resv_tag;
 
 	const uint32_t *rvc; /* compressed-instruction expansion table */
 	struct rv_mmu mmu;
@@ -176,12 +191,18 @@ struct rv_cpu {
 	bool jit_flush;       /* drop every translation at the next block boundary (FENCE.I) */
 	uintptr_t jit_link;   /* a translated jump (rel32 address) to point at the next block, 0 if none */
 	bool code_changed;    /* a store just wrote over decoded instructions (cpu__code_written) */
-	/* RAM pages other threads wrote (device DMA): dropped at the next block boundary. */
-	pthread_mutex_t inval_lock;
-	_Atomic bool inval_pending;
-	bool inval_overflow;
-	unsigned ninval;
-	uint64_t inval[16];
+	/* Mail from other threads (cpu__post), taken between blocks. mail_done reaches mail_sent once all
+	 * mail sent so far is taken; in_run is set while cpu__run runs (a hart outside it has no TLB in use). */
+	pthread_mutex_t mail_lock;
+	_Atomic bool mail_pending, in_run;
+	_Atomic uint64_t mail_sent, mail_done;
+	bool mail_overflow, mail_tlb_flush;
+	unsigned nmail;
+	struct rv_mail_item {
+		uint64_t paddr;
+		uint32_t len;
+		uint8_t kind;
+	} mail[16];
 
 	/* Decoded blocks: keep last, cpu__init clears only its index, not the arena. */
 	struct rv_bcache bc;
@@ -239,11 +260,21 @@ static inline void cpu__request_exit(struct rv_cpu *cpu)
  * stores). The run goes on: where it ends does not depend on what the backends had decoded.
  */
 void cpu__code_written(struct rv_cpu *cpu, uint64_t paddr, unsigned len);
-/* Another thread wrote the RAM page at paddr (thread-safe): the hart drops its code there before it
- * runs another block. */
-void cpu__post_code_write(struct rv_cpu *cpu, uint64_t paddr);
-/* The hart's side of cpu__post_code_write (backends call it between blocks). */
-void cpu__take_code_writes(struct rv_cpu *cpu);
+/*
+ * Ask hart `to` (thread-safe) to do `kind` before it runs another block, and kick it. With `waiter` (the
+ * calling hart, or NULL for a thread that is no hart), also wait until `to` did it or is not running,
+ * taking the waiter's own mail meanwhile (so two harts waiting on each other both go on).
+ */
+void cpu__post(struct rv_cpu *to, enum rv_mail kind, uint64_t paddr, unsigned len, struct rv_cpu *waiter,
+	       bool wait);
+/* The hart's side of cpu__post (backends call it between blocks when mail_pending is set). Returns true
+ * when the TLB was flushed. */
+bool cpu__take_mail(struct rv_cpu *cpu);
+/* A store from the slow path is about to write [paddr, paddr + len) of RAM on a write-watched page: drop
+ * overwritten code (here and on other harts), break other harts' reservations on it. */
+void cpu__store_watched(struct rv_cpu *cpu, uint64_t paddr, unsigned len);
+/* Wake the hart's thread (plat.wake) after setting something it must look at. */
+void cpu__wake(struct rv_cpu *cpu);
 
 /* Raise an exception from inside an instruction: does not return. */
 _Noreturn void cpu__raise(struct rv_cpu *cpu, uint64_t cause, uint64_t tval);

@@ -244,8 +244,8 @@ static void exec_loop(struct rv_cpu *cpu)
 
 block:
 	cpu->code_changed = false;
-	if (unlikely(atomic_load_explicit(&cpu->inval_pending, memory_order_acquire)))
-		cpu__take_code_writes(cpu);
+	if (unlikely(atomic_load_explicit(&cpu->mail_pending, memory_order_acquire)) && cpu__take_mail(cpu))
+		page_va = ~0ull; /* the TLB was flushed */
 	if (unlikely(cpu->budget <= 0) || unlikely(KICKED()))
 		return;
 	if (unlikely(bc->flush))

@@ -64,4 +64,9 @@ bool interp__code_written(struct rv_cpu *cpu, const uint8_t *host, unsigned len,
  */
 void cpu__code_mark(struct rv_cpu *cpu, const uint8_t *host, unsigned len);
 
+/* LR on RAM at paddr: with several harts, take the reservation where other harts' stores see it. */
+void cpu__reserve(struct rv_cpu *cpu, uint64_t paddr);
+/* SC: is the reservation on paddr still ours (no other hart stored there)? Consumes it. */
+bool cpu__reservation_held(struct rv_cpu *cpu, uint64_t paddr);
+
 #endif

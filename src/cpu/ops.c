@@ -126,15 +126,20 @@ void ops__amo(struct rv_cpu *cpu, uint32_t insn, uint64_t addr, uint64_t src)
 		if ((insn >> 20) & 0x1f)
 			ops__illegal(cpu, insn);
 		void *p = mmu__amo_ptr(cpu, addr, size, true);
+		/* Other harts' stores to the granule must be seen from before the load on. */
+		cpu__reserve(cpu, cpu->mmu.bus->ram_base + (uint64_t)((uint8_t *)p - cpu->mmu.bus->ram));
 		res = dbl ? __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST)
 			  : (uint64_t)(int64_t)(int32_t)__atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST);
 		cpu->resv_valid = true;
 		cpu->resv_addr = addr;
 		cpu->resv_value = res;
 	} else if (f5 == 3) { /* SC */
-		void *p = mmu__amo_ptr(cpu, addr, size, false);
+		uint64_t pa;
+		void *p = mmu__amo_ptr_quiet(cpu, addr, size, &pa);
 		res = 1;
-		if (cpu->resv_valid && cpu->resv_addr == addr) {
+		/* The reservation must be ours still (no other hart stored to the granule since the LR), and the
+		 * value what the LR read (atomically with the store). */
+		if (cpu->resv_valid && cpu->resv_addr == addr && cpu__reservation_held(cpu, pa)) {
 			if (dbl) {
 				uint64_t exp = cpu->resv_value;
 				res = !__atomic_compare_exchange_n((uint64_t *)p, &exp, src, false, __ATOMIC_SEQ_CST,
@@ -144,6 +149,8 @@ void ops__amo(struct rv_cpu *cpu, uint32_t insn, uint64_t addr, uint64_t src)
 				res = !__atomic_compare_exchange_n((uint32_t *)p, &exp, (uint32_t)src, false,
 								   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 			}
+			if (res == 0 && bus__write_watched(cpu->mmu.bus, pa))
+				cpu__store_watched(cpu, pa, size);
 		}
 		cpu->resv_valid = false;
 	} else {

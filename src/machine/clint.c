@@ -25,16 +25,24 @@ uint64_t clint__mtime(const struct clint *c)
 	return c->clock(c->clock_opaque) + (uint64_t)c->offset;
 }
 
+uint64_t clint__update_hart(struct clint *c, unsigned h, uint64_t now)
+{
+	if (h >= c->nharts)
+		return ~0ull;
+	uint64_t cmp = c->mtimecmp[h];
+	bool fire = now >= cmp;
+	if (fire != !!(cpu__mip(c->harts[h]) & MIP_MTIP))
+		cpu__set_mip(c->harts[h], MIP_MTIP, fire);
+	return fire ? ~0ull : cmp;
+}
+
 uint64_t clint__update(struct clint *c, uint64_t now)
 {
 	uint64_t next = ~0ull;
 	for (unsigned i = 0; i < c->nharts; i++) {
-		uint64_t cmp = c->mtimecmp[i];
-		bool fire = now >= cmp;
-		if (fire != !!(cpu__mip(c->harts[i]) & MIP_MTIP))
-			cpu__set_mip(c->harts[i], MIP_MTIP, fire);
-		if (!fire && cmp < next)
-			next = cmp;
+		uint64_t t = clint__update_hart(c, i, now);
+		if (t < next)
+			next = t;
 	}
 	return next;
 }
@@ -79,12 +87,15 @@ static void clint_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 	if (base >= MTIMECMP_OFF && base < MTIMECMP_OFF + 8 * c->nharts) {
 		unsigned h = (unsigned)((base - MTIMECMP_OFF) / 8);
 		c->mtimecmp[h] = merge(c->mtimecmp[h], off, size, val);
-		clint__update(c, clint__mtime(c));
+		clint__update_hart(c, h, clint__mtime(c));
+		cpu__wake(c->harts[h]); /* it may sleep until the old deadline */
 	} else if (base == MTIME_OFF) {
 		uint64_t now = clint__mtime(c);
 		/* Modulo 2^64: any mtime the guest writes is fine, the sum must not be signed overflow. */
 		c->offset = (int64_t)((uint64_t)c->offset + (merge(now, off, size, val) - now));
 		clint__update(c, clint__mtime(c));
+		for (unsigned i = 0; i < c->nharts; i++)
+			cpu__wake(c->harts[i]); /* every deadline moved */
 	}
 }
 

@@ -8,7 +8,7 @@
 
 #define CLINT_BASE 0x2000000ull
 #define CLINT_SIZE 0x10000ull
-#define CLINT_MAX_HARTS 8
+#define CLINT_MAX_HARTS 32
 
 struct rv_cpu;
 
@@ -28,5 +28,7 @@ void clint__init(struct clint *c, struct rv_cpu **harts, unsigned nharts, uint64
 uint64_t clint__mtime(const struct clint *c);
 /* Raise or drop MTIP on each hart for the given time; returns the earliest future deadline. */
 uint64_t clint__update(struct clint *c, uint64_t now);
+/* The same for one hart (its own thread does it before each run). */
+uint64_t clint__update_hart(struct clint *c, unsigned h, uint64_t now);
 
 #endif

@@ -26,14 +26,22 @@ uint64_t machine__ticks(struct machine *m)
 	return (now - __atomic_load_n(&m->clock_start_ns, __ATOMIC_ACQUIRE)) / (1000000000ull / TIMEBASE_HZ);
 }
 
+/* Wake every hart's thread (m->lock held). */
+static void wake_all(struct machine *m)
+{
+	for (unsigned i = 0; i < m->nharts; i++)
+		pthread_cond_broadcast(&m->hctl[i].wake);
+	pthread_cond_broadcast(&m->wake);
+}
+
 void machine__pause(struct machine *m)
 {
 	pthread_mutex_lock(&m->lock);
 	atomic_store(&m->pause_req, true);
 	for (unsigned i = 0; i < m->nharts; i++)
 		atomic_store(&m->harts[i]->kick, 1);
-	pthread_cond_broadcast(&m->wake);
-	while (m->parked < m->nharts && !atomic_load(&m->halted))
+	wake_all(m);
+	while (m->quiet < m->nharts && !atomic_load(&m->halted))
 		pthread_cond_wait(&m->wake, &m->lock);
 	if (!m->paused_at_ns)
 		__atomic_store_n(&m->paused_at_ns, now_ns(), __ATOMIC_RELEASE);
@@ -50,27 +58,104 @@ void machine__resume(struct machine *m)
 		__atomic_store_n(&m->paused_at_ns, 0, __ATOMIC_RELEASE);
 	}
 	atomic_store(&m->pause_req, false);
-	pthread_cond_broadcast(&m->wake);
+	wake_all(m);
 	pthread_mutex_unlock(&m->lock);
 }
 
 bool machine__paused(struct machine *m)
 {
 	pthread_mutex_lock(&m->lock);
-	bool p = atomic_load(&m->pause_req) && m->parked == m->nharts;
+	bool p = atomic_load(&m->pause_req) && m->quiet == m->nharts;
 	pthread_mutex_unlock(&m->lock);
 	return p;
 }
 
 /* Called by a hart between runs when a pause is requested: park until resumed. */
-static void park(struct machine *m)
+static void park(struct machine *m, unsigned id)
 {
 	pthread_mutex_lock(&m->lock);
-	m->parked++;
+	m->quiet++;
 	pthread_cond_broadcast(&m->wake);
 	while (atomic_load(&m->pause_req) && !atomic_load(&m->halted))
-		pthread_cond_wait(&m->wake, &m->lock);
-	m->parked--;
+		pthread_cond_wait(&m->hctl[id].wake, &m->lock);
+	m->quiet--;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/*
+ * A hart that is not started (SBI HSM) waits here, counting as quiet for pauses. When hart_start made
+ * it START_PENDING it begins where the caller asked, in S-mode with translation off, a0 = its hart id,
+ * a1 = the caller's opaque value (SBI spec, HSM). Returns true when the hart runs.
+ */
+static bool hsm_wait(struct machine *m, unsigned id)
+{
+	struct hart_ctl *hc = &m->hctl[id];
+	struct rv_cpu *cpu = m->harts[id];
+	pthread_mutex_lock(&m->lock);
+	if (hc->status == HART_STOPPED) {
+		m->quiet++;
+		pthread_cond_broadcast(&m->wake);
+		while (hc->status == HART_STOPPED && !atomic_load(&m->halted) && !atomic_load(&m->pause_req))
+			pthread_cond_wait(&hc->wake, &m->lock);
+		m->quiet--;
+	}
+	bool run = false;
+	if (hc->status == HART_START_PENDING && !atomic_load(&m->pause_req)) {
+		cpu->pc = hc->start_addr;
+		cpu->x[10] = id;
+		cpu->x[11] = hc->start_opaque;
+		cpu->priv = PRV_S;
+		cpu->satp = 0;
+		cpu->mstatus &= ~(MSTATUS_SIE | MSTATUS_SPIE);
+		mmu__flush(&cpu->mmu);
+		mmu__update_ctx(cpu);
+		hc->status = HART_STARTED;
+	}
+	run = hc->status == HART_STARTED;
+	pthread_mutex_unlock(&m->lock);
+	return run;
+}
+
+int machine__hart_start(struct machine *m, unsigned id, uint64_t addr, uint64_t opaque)
+{
+	if (id >= m->nharts)
+		return -1;
+	pthread_mutex_lock(&m->lock);
+	int r = 0;
+	if (m->hctl[id].status != HART_STOPPED) {
+		r = 1;
+	} else {
+		m->hctl[id].status = HART_START_PENDING;
+		m->hctl[id].start_addr = addr;
+		m->hctl[id].start_opaque = opaque;
+		pthread_cond_broadcast(&m->hctl[id].wake);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+void machine__hart_stop(struct machine *m, unsigned id)
+{
+	pthread_mutex_lock(&m->lock);
+	m->hctl[id].status = HART_STOPPED;
+	pthread_mutex_unlock(&m->lock);
+	cpu__request_exit(m->harts[id]);
+}
+
+enum hart_status machine__hart_status(struct machine *m, unsigned id)
+{
+	pthread_mutex_lock(&m->lock);
+	enum hart_status s = m->hctl[id].status;
+	pthread_mutex_unlock(&m->lock);
+	return s;
+}
+
+/* A device line rose or an IPI arrived for this hart: wake its thread if it sleeps (cpu__set_mip). */
+static void wake_hart(void *opaque, struct rv_cpu *cpu)
+{
+	struct machine *m = opaque;
+	pthread_mutex_lock(&m->lock);
+	pthread_cond_broadcast(&m->hctl[cpu->mhartid].wake);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -79,7 +164,7 @@ static void code_dma(void *opaque, uint64_t paddr)
 {
 	struct machine *m = opaque;
 	for (unsigned i = 0; i < m->nharts; i++)
-		cpu__post_code_write(m->harts[i], paddr);
+		cpu__post(m->harts[i], MAIL_CODE_WRITE, paddr, PAGE_SIZE, NULL, false);
 }
 
 static uint64_t clock_ticks(void *opaque)
@@ -130,7 +215,7 @@ int machine__add_mmio(struct machine *m, uint64_t base, uint64_t size, const str
 void machine__kick(struct machine *m)
 {
 	pthread_mutex_lock(&m->lock);
-	pthread_cond_broadcast(&m->wake);
+	wake_all(m);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -144,7 +229,7 @@ void machine__halt(struct machine *m, int code, const char *why)
 	}
 	for (unsigned i = 0; i < m->nharts; i++)
 		atomic_store(&m->harts[i]->kick, 1);
-	pthread_cond_broadcast(&m->wake);
+	wake_all(m);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -179,6 +264,8 @@ int machine__init(struct machine *m, const struct machine_config *cfg, void (*co
 	m->console_opaque = console_opaque;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->wake, NULL);
+	for (unsigned i = 0; i < CLINT_MAX_HARTS; i++)
+		pthread_cond_init(&m->hctl[i].wake, NULL);
 	m->clock_start_ns = now_ns();
 
 	if (cfg->mem_mib < MIN_MEM_MIB || cfg->mem_mib > MAX_MEM_MIB) {
@@ -187,7 +274,7 @@ int machine__init(struct machine *m, const struct machine_config *cfg, void (*co
 		return -1;
 	}
 	if (cfg->cpus < 1 || cfg->cpus > MACHINE_MAX_CPUS) {
-		fprintf(stderr, "wisp: only %d vCPU is supported so far (got %u)\n", MACHINE_MAX_CPUS, cfg->cpus);
+		fprintf(stderr, "wisp: a microVM has 1 to %d vCPUs (got %u)\n", MACHINE_MAX_CPUS, cfg->cpus);
 		return -1;
 	}
 	m->bus.ram_base = RAM_BASE;
@@ -212,8 +299,15 @@ int machine__init(struct machine *m, const struct machine_config *cfg, void (*co
 		.opaque = m,
 		.time = clock_ticks,
 		.ecall = m->sbi ? sbi__ecall : NULL,
+		.wake = wake_hart,
+		.harts = m->harts,
+		.nharts = cfg->cpus,
 	};
 	m->nharts = cfg->cpus;
+	/* With the SBI in the VMM only hart 0 starts; the others wait for hart_start (HSM). Firmware and
+	 * bare-metal programs start on every hart, as on real hardware. */
+	for (unsigned i = 0; i < m->nharts; i++)
+		m->hctl[i].status = m->sbi && i ? HART_STOPPED : HART_STARTED;
 	for (unsigned i = 0; i < m->nharts; i++) {
 		m->harts[i] = calloc(1, sizeof(struct rv_cpu));
 		if (!m->harts[i]) {
@@ -280,39 +374,44 @@ void machine__exit(struct machine *m)
 		munmap(m->bus.ram, m->bus.ram_size);
 	free((void *)m->bus.dirty);
 	free((void *)m->bus.code);
+	free((void *)m->bus.resv);
 	free(m->ram_file_pages);
 	pthread_cond_destroy(&m->wake);
+	for (unsigned i = 0; i < CLINT_MAX_HARTS; i++)
+		pthread_cond_destroy(&m->hctl[i].wake);
 	pthread_mutex_destroy(&m->lock);
 }
 
-/* Raise or drop the timer lines for the current time; returns the next deadline in ticks. */
-static uint64_t update_timers(struct machine *m, uint64_t now)
+/* Raise or drop hart id's timer lines for the current time; returns its next deadline in ticks. */
+static uint64_t update_timers(struct machine *m, unsigned id, uint64_t now)
 {
-	uint64_t next = clint__update(&m->clint, now);
+	uint64_t next = clint__update_hart(&m->clint, id, now);
 	if (m->sbi) {
-		for (unsigned i = 0; i < m->nharts; i++) {
-			uint64_t cmp = m->sbi_timecmp[i];
-			bool fire = now >= cmp;
-			if (fire != !!(cpu__mip(m->harts[i]) & MIP_STIP))
-				cpu__set_mip(m->harts[i], MIP_STIP, fire);
-			if (!fire && cmp < next)
-				next = cmp;
-		}
+		struct rv_cpu *cpu = m->harts[id];
+		uint64_t cmp = __atomic_load_n(&m->sbi_timecmp[id], __ATOMIC_RELAXED);
+		bool fire = now >= cmp;
+		if (fire != !!(cpu__mip(cpu) & MIP_STIP))
+			cpu__set_mip(cpu, MIP_STIP, fire);
+		if (!fire && cmp < next)
+			next = cmp;
 	}
 	return next;
 }
 
-/* WFI: sleep until an interrupt is pending or the next timer deadline. */
-static void wait_for_interrupt(struct machine *m, struct rv_cpu *cpu, uint64_t deadline)
+/* WFI: sleep until an interrupt is pending, the next timer deadline, or someone needs the hart. */
+static void wait_for_interrupt(struct machine *m, unsigned id, uint64_t deadline)
 {
+	struct rv_cpu *cpu = m->harts[id];
+	uint64_t t0 = now_ns();
 	pthread_mutex_lock(&m->lock);
-	while (!atomic_load(&m->halted) && !cpu__irq_pending(cpu, true) && !atomic_load(&m->pause_req)) {
+	while (!atomic_load(&m->halted) && !cpu__irq_pending(cpu, true) && !atomic_load(&m->pause_req) &&
+	       !atomic_load(&cpu->mail_pending) && m->hctl[id].status == HART_STARTED) {
 		uint64_t now = machine__ticks(m);
 		if (now >= deadline)
 			break;
 		if (deadline == ~0ull) {
-			pthread_cond_wait(&m->wake, &m->lock);
-			continue;
+			pthread_cond_wait(&m->hctl[id].wake, &m->lock);
+			break; /* a timer may have moved: the run loop recomputes the deadline */
 		}
 		/* The condition variable uses CLOCK_REALTIME: convert the delay. */
 		uint64_t ns = (deadline - now) * (1000000000ull / TIMEBASE_HZ);
@@ -321,29 +420,40 @@ static void wait_for_interrupt(struct machine *m, struct rv_cpu *cpu, uint64_t d
 		ns += (uint64_t)ts.tv_nsec;
 		ts.tv_sec += (time_t)(ns / 1000000000ull);
 		ts.tv_nsec = (long)(ns % 1000000000ull);
-		pthread_cond_timedwait(&m->wake, &m->lock, &ts);
+		pthread_cond_timedwait(&m->hctl[id].wake, &m->lock, &ts);
+		break;
 	}
 	atomic_store(&cpu->kick, 0);
 	pthread_mutex_unlock(&m->lock);
+	m->hctl[id].wfi_ns += now_ns() - t0;
 }
 
 int machine__run_hart(struct machine *m, unsigned id)
 {
 	struct rv_cpu *cpu = m->harts[id];
+	struct hart_ctl *hc = &m->hctl[id];
 	while (!atomic_load(&m->halted)) {
 		if (atomic_load(&m->pause_req)) {
-			park(m);
+			park(m, id);
 			continue;
 		}
-		update_timers(m, machine__ticks(m));
+		if (hc->status != HART_STARTED && !hsm_wait(m, id))
+			continue;
+		update_timers(m, id, machine__ticks(m));
 		enum rv_exit why;
 		cpu__run(cpu, RUN_BUDGET, &why);
+		if (why == RV_EXIT_WFI)
+			hc->exits_wfi++;
+		else if (why == RV_EXIT_HALT)
+			hc->exits_halt++;
+		else
+			hc->exits_budget++;
 		if (why != RV_EXIT_WFI)
 			continue;
 		/* The guest may have just moved its timer: recompute the deadline before sleeping. */
-		uint64_t deadline = update_timers(m, machine__ticks(m));
+		uint64_t deadline = update_timers(m, id, machine__ticks(m));
 		if (!cpu__irq_pending(cpu, true))
-			wait_for_interrupt(m, cpu, deadline);
+			wait_for_interrupt(m, id, deadline);
 	}
 	return m->exit_code;
 }

@@ -25,7 +25,25 @@
 #define MAX_MMIO 32
 #define MIN_MEM_MIB 16
 #define MAX_MEM_MIB (64 * 1024)
-#define MACHINE_MAX_CPUS 1 /* harts machine__run_hart is started for so far */
+#define MACHINE_MAX_CPUS CLINT_MAX_HARTS
+
+/* SBI HSM hart states (the values hart_get_status returns). */
+enum hart_status {
+	HART_STARTED = 0,
+	HART_STOPPED = 1,
+	HART_START_PENDING = 2,
+	HART_STOP_PENDING = 3,
+	HART_SUSPENDED = 4,
+};
+
+/* One hart's thread and life cycle (guarded by machine.lock). */
+struct hart_ctl {
+	enum hart_status status;
+	uint64_t start_addr, start_opaque; /* for HART_START_PENDING */
+	pthread_cond_t wake;               /* the hart's thread sleeps on it (stopped, WFI, parked) */
+	/* Metrics. */
+	_Atomic uint64_t wfi_ns, exits_budget, exits_wfi, exits_halt, shootdowns;
+};
 
 struct machine;
 
@@ -81,13 +99,14 @@ struct machine {
 	uint64_t clock_start_ns;
 	uint64_t paused_at_ns; /* when the current pause began (clock frozen), 0 when running */
 
-	/* Pause protocol: a controller sets pause_req; each hart parks and counts itself in parked. */
+	/* Pause protocol: a controller sets pause_req; each hart parks (or, stopped, waits) and counts itself
+	 * in `quiet`; the controller waits on `wake` until every hart is quiet. */
 	atomic_bool pause_req;
-	unsigned parked;
+	unsigned quiet;
+	struct hart_ctl hctl[CLINT_MAX_HARTS];
 
-	/* Wakes a hart sleeping in WFI. */
 	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	pthread_cond_t wake; /* for threads waiting on the machine (pause, halt, timeout) */
 	atomic_bool halted;
 	int exit_code;
 	const char *exit_why;
@@ -131,6 +150,12 @@ bool machine__paused(struct machine *m);
 void machine__halt(struct machine *m, int code, const char *why);
 /* Wake harts sleeping in WFI after an interrupt line changed. Thread-safe. */
 void machine__kick(struct machine *m);
+
+/* SBI HSM: start a stopped hart at addr (S-mode, a0 = id, a1 = opaque): 0, 1 if it is not stopped, -1 if
+ * there is no such hart. Stop the calling hart id. The state of hart id. Thread-safe. */
+int machine__hart_start(struct machine *m, unsigned id, uint64_t addr, uint64_t opaque);
+void machine__hart_stop(struct machine *m, unsigned id);
+enum hart_status machine__hart_status(struct machine *m, unsigned id);
 
 /* Pieces in their own files. */
 int fdt__build(struct machine *m, void *buf, size_t bufsize);

@@ -11,7 +11,7 @@
 #define PLIC_BASE 0xc000000ull
 #define PLIC_SIZE 0x600000ull
 #define PLIC_NDEV 31
-#define PLIC_MAX_CONTEXTS 16
+#define PLIC_MAX_CONTEXTS 64
 
 struct rv_cpu;
 

@@ -75,34 +75,45 @@ static void set_timer(struct machine *m, struct rv_cpu *cpu, uint64_t when)
 }
 
 /* Apply fn to every hart selected by (mask, base); base == -1 means all harts. */
-static int64_t for_harts(struct machine *m, uint64_t mask, uint64_t base, void (*fn)(struct rv_cpu *))
+static int64_t for_harts(struct machine *m, struct rv_cpu *self, uint64_t mask, uint64_t base,
+			 void (*fn)(struct rv_cpu *self, struct rv_cpu *to))
 {
+	if (base != ~0ull)
+		for (unsigned b = 0; b < 64; b++)
+			if (((mask >> b) & 1) && (base >= m->nharts || b >= m->nharts - base))
+				return SBI_ERR_INVALID_PARAM; /* a selected hart does not exist */
 	for (unsigned i = 0; i < m->nharts; i++) {
 		bool sel = base == ~0ull || (i >= base && i - base < 64 && ((mask >> (i - base)) & 1));
 		if (sel)
-			fn(m->harts[i]);
+			fn(self, m->harts[i]);
 	}
-	if (base != ~0ull && base >= m->nharts && mask)
-		return SBI_ERR_INVALID_PARAM;
 	return SBI_SUCCESS;
 }
 
-static void send_ipi(struct rv_cpu *cpu)
+static void send_ipi(struct rv_cpu *self, struct rv_cpu *to)
 {
-	cpu__inject_mip(cpu, MIP_SSIP);
+	(void)self;
+	cpu__inject_mip(to, MIP_SSIP);
 }
 
-/* Single-threaded for now: only the caller's own TLB and decoded blocks exist. */
-/* Instruction fetch is coherent with every store and device write (see cpu__code_written): the remote
- * fence.i has nothing left to do. */
-static void fence_i(struct rv_cpu *cpu)
+/*
+ * Instruction fetch is coherent with every store and device write (cpu__code_written): a remote
+ * fence.i only makes sure each target has taken the code invalidations sent to it so far.
+ */
+static void fence_i(struct rv_cpu *self, struct rv_cpu *to)
 {
-	(void)cpu;
+	if (to != self)
+		cpu__post(to, MAIL_SYNC, 0, 0, self, true);
 }
 
-static void sfence_vma(struct rv_cpu *cpu)
+/* Remote sfence.vma: the caller returns once every target has flushed its TLB (or is not running,
+ * and will flush before it runs). */
+static void sfence_vma(struct rv_cpu *self, struct rv_cpu *to)
 {
-	mmu__flush(&cpu->mmu);
+	if (to == self)
+		mmu__flush(&self->mmu);
+	else
+		cpu__post(to, MAIL_TLB_FLUSH, 0, 0, self, true);
 }
 
 static struct sbiret base_call(struct machine *m, uint64_t fid, uint64_t a0)
@@ -125,21 +136,45 @@ static struct sbiret base_call(struct machine *m, uint64_t fid, uint64_t a0)
 	return (struct sbiret){ SBI_ERR_NOT_SUPPORTED, 0 };
 }
 
-static struct sbiret hsm_call(struct machine *m, uint64_t fid, uint64_t a0)
+static struct sbiret hsm_call(struct machine *m, struct rv_cpu *cpu, uint64_t fid, const uint64_t *a)
 {
 	switch (fid) {
-	case 0: /* hart_start */
-		return (struct sbiret){ a0 < m->nharts ? SBI_ERR_ALREADY_AVAILABLE : SBI_ERR_INVALID_PARAM, 0 };
-	case 1: /* hart_stop: the only hart may not stop */
-		return (struct sbiret){ SBI_ERR_FAILED, 0 };
-	case 2: /* hart_get_status */
-		if (a0 >= m->nharts)
+	case 0: /* hart_start(hartid, start_addr, opaque) */
+		switch (machine__hart_start(m, a[0] < m->nharts ? (unsigned)a[0] : ~0u, a[1], a[2])) {
+		case 0:
+			return (struct sbiret){ SBI_SUCCESS, 0 };
+		case 1:
+			return (struct sbiret){ SBI_ERR_ALREADY_AVAILABLE, 0 };
+		default:
 			return (struct sbiret){ SBI_ERR_INVALID_PARAM, 0 };
-		return (struct sbiret){ 0, 0 }; /* STARTED */
-	case 3: /* hart_suspend: default retentive suspend behaves as WFI */
-		if (a0 == 0)
-			return (struct sbiret){ 0, 0 };
-		return (struct sbiret){ SBI_ERR_NOT_SUPPORTED, 0 };
+		}
+	case 1: /* hart_stop: the calling hart stops (the call does not return) */
+		machine__hart_stop(m, (unsigned)cpu->mhartid);
+		return (struct sbiret){ SBI_SUCCESS, 0 };
+	case 2: /* hart_get_status */
+		if (a[0] >= m->nharts)
+			return (struct sbiret){ SBI_ERR_INVALID_PARAM, 0 };
+		return (struct sbiret){ 0, (int64_t)machine__hart_status(m, (unsigned)a[0]) };
+	case 3: /* hart_suspend(type, resume_addr, opaque) */
+		if (a[0] == 0) {
+			/* Default retentive suspend: wait for an interrupt, then return from the call. */
+			cpu->exit_reason = RV_EXIT_WFI;
+			return (struct sbiret){ SBI_SUCCESS, 0 };
+		}
+		if (a[0] == 0x80000000u) {
+			/* Default non-retentive suspend: wake at resume_addr as if just started. */
+			cpu->pc = a[1] - 4; /* the caller's sbi__ecall return adds 4 */
+			cpu->satp = 0;
+			cpu->mstatus &= ~(MSTATUS_SIE | MSTATUS_SPIE);
+			mmu__flush(&cpu->mmu);
+			mmu__update_ctx(cpu);
+			cpu->exit_reason = RV_EXIT_WFI;
+			return (struct sbiret){ (int64_t)cpu->mhartid, (int64_t)a[2] }; /* a0 = hartid, a1 = opaque */
+		}
+		return (struct sbiret){ (a[0] < 0x10000000u || (a[0] >= 0x80000000u && a[0] < 0x90000000u))
+						? SBI_ERR_INVALID_PARAM
+						: SBI_ERR_NOT_SUPPORTED,
+					0 };
 	}
 	return (struct sbiret){ SBI_ERR_NOT_SUPPORTED, 0 };
 }
@@ -206,7 +241,7 @@ bool sbi__ecall(void *opaque, struct rv_cpu *cpu)
 			}
 			memcpy(&mask, p, 8);
 		}
-		r.error = for_harts(m, mask, a[0] ? 0 : ~0ull,
+		r.error = for_harts(m, cpu, mask, a[0] ? 0 : ~0ull,
 				    ext == EXT_LEGACY_SEND_IPI  ? send_ipi
 				    : ext == EXT_LEGACY_FENCE_I ? fence_i
 								: sfence_vma);
@@ -227,16 +262,16 @@ bool sbi__ecall(void *opaque, struct rv_cpu *cpu)
 		break;
 	case EXT_IPI:
 		if (fid == 0)
-			r.error = for_harts(m, a[0], a[1], send_ipi);
+			r.error = for_harts(m, cpu, a[0], a[1], send_ipi);
 		break;
 	case EXT_RFENCE:
 		if (fid <= 6)
-			r.error = for_harts(m, a[0], a[1], fid == 0 ? fence_i : sfence_vma);
+			r.error = for_harts(m, cpu, a[0], a[1], fid == 0 ? fence_i : sfence_vma);
 		if (fid > 2)
 			r.error = SBI_ERR_NOT_SUPPORTED; /* hypervisor fences: no H extension */
 		break;
 	case EXT_HSM:
-		r = hsm_call(m, fid, a[0]);
+		r = hsm_call(m, cpu, fid, a);
 		break;
 	case EXT_SRST:
 		r = srst_call(m, fid, a[0], a[1]);

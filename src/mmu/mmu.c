@@ -225,7 +225,7 @@ static uint64_t fill(struct rv_cpu *cpu, uint64_t va, enum rv_access acc, uint8_
 	}
 	if (acc == ACC_WRITE) {
 		mark_dirty(bus, pa);
-		if (atomic_load_explicit(&bus->code[(pa - bus->ram_base) >> PAGE_SHIFT], memory_order_relaxed))
+		if (bus__write_watched(bus, pa))
 			return pa; /* stores must keep coming here: see store_one_page */
 	}
 	struct rv_tlb_entry *set = acc == ACC_READ ? cpu->mmu.rtlb : acc == ACC_WRITE ? cpu->mmu.wtlb : cpu->mmu.xtlb;
@@ -270,8 +270,8 @@ static void store_one_page(struct rv_cpu *cpu, uint64_t va, unsigned size, uint6
 	uint64_t pa = 0;
 	if (!h) {
 		pa = fill(cpu, va, ACC_WRITE, &h);
-		if (h && bus__code_hit(cpu->mmu.bus, pa, size))
-			cpu__code_written(cpu, pa, size);
+		if (h)
+			cpu__store_watched(cpu, pa, size);
 	}
 	if (h) {
 		memcpy(h, &val, size);
@@ -318,6 +318,19 @@ const uint8_t *mmu__fetch_page(struct rv_cpu *cpu, uint64_t va)
 	return h - (va & (PAGE_SIZE - 1));
 }
 
+void *mmu__amo_ptr_quiet(struct rv_cpu *cpu, uint64_t va, unsigned size, uint64_t *paddr)
+{
+	if (va & (size - 1))
+		cpu__raise(cpu, EXC_STORE_MISALIGNED, va);
+	uint8_t *h = tlb__lookup(cpu->mmu.wtlb, va);
+	if (!h)
+		fill(cpu, va, ACC_WRITE, &h);
+	if (!h)
+		cpu__raise(cpu, EXC_STORE_ACCESS, va);
+	*paddr = cpu->mmu.bus->ram_base + (uint64_t)(h - cpu->mmu.bus->ram);
+	return h;
+}
+
 void *mmu__amo_ptr(struct rv_cpu *cpu, uint64_t va, unsigned size, bool load_only)
 {
 	if (va & (size - 1))
@@ -335,8 +348,7 @@ void *mmu__amo_ptr(struct rv_cpu *cpu, uint64_t va, unsigned size, bool load_onl
 		uint64_t pa = fill(cpu, va, ACC_WRITE, &h);
 		if (!h)
 			cpu__raise(cpu, EXC_STORE_ACCESS, va);
-		if (bus__code_hit(cpu->mmu.bus, pa, size))
-			cpu__code_written(cpu, pa, size);
+		cpu__store_watched(cpu, pa, size);
 	}
 	return h;
 }

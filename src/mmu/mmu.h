@@ -23,15 +23,18 @@ struct rv_bus {
 	/* One bit per RAM page written since the bits were last cleared (diff snapshots); may be NULL. */
 	_Atomic uint64_t *dirty;
 	/*
-	 * Guest code tracking, shared by the harts: one word per RAM page, bit i set when bytes
-	 * [64 i, 64 i + 64) of the page hold instructions some hart has decoded or translated. Pages with
-	 * a bit set never enter a write TLB, so stores to them reach the slow path, which drops the stale
+	 * Guest code tracking, shared by the harts: one word per RAM page; bits 0..31 say which harts
+	 * decoded or translated instructions from it, bits 32..63 which 128-byte chunks those are in. Pages
+	 * with code never enter a write TLB, so stores to them reach the slow path, which drops the stale
 	 * blocks (cpu__code_written). Allocated by the first hart (cpu__init) when NULL; the bus's owner
 	 * frees it.
 	 */
 	_Atomic uint64_t *code;
-	/* A device wrote the RAM page at paddr, which holds tracked code: the machine tells every hart
-	 * (cpu__post_code_write). NULL when no device writes guest memory. */
+	/* Per RAM page, nonzero when some hart's LR reservation has been on it (several harts only): stores
+	 * to it take the slow path, which breaks other harts' reservations. Allocated like `code`. */
+	_Atomic uint8_t *resv;
+	/* A device wrote the RAM page at paddr, which holds tracked code: the machine tells the harts
+	 * (cpu__post). NULL when no device writes guest memory. */
 	void (*code_dma)(void *opaque, uint64_t paddr);
 };
 
@@ -60,20 +63,33 @@ struct rv_tlb_entry {
 	uintptr_t addend; /* host address = guest virtual address + addend */
 };
 
-/* One chunk of the code map per 64 bytes of a page. */
-#define CODE_CHUNK_SHIFT 6
+/* The code map's chunks: 32 per page (bits 32..63 of its word). */
+#define CODE_CHUNK_SHIFT 7
 
-/* The chunks of [paddr, paddr + len) (within one page) that hold tracked code. */
-static inline uint64_t bus__code_hit(const struct rv_bus *bus, uint64_t paddr, unsigned len)
+/* The code-map chunk bits (as in the word) of [off, off + len) within a page. */
+static inline uint64_t code__chunks(unsigned off, unsigned len)
+{
+	unsigned first = off >> CODE_CHUNK_SHIFT, last = (off + (len ? len : 1) - 1) >> CODE_CHUNK_SHIFT;
+	if (last > 31)
+		last = 31;
+	uint64_t mask = (last == 31 ? 0xffffffffull : (2ull << last) - 1) & ~((1ull << first) - 1);
+	return mask << 32;
+}
+
+/* Does [paddr, paddr + len) (within one page) overlap chunks holding tracked code? */
+static inline bool bus__code_hit(const struct rv_bus *bus, uint64_t paddr, unsigned len)
 {
 	uint64_t off = paddr - bus->ram_base;
 	uint64_t word = atomic_load_explicit(&bus->code[off >> PAGE_SHIFT], memory_order_relaxed);
-	if (!word)
-		return 0;
-	unsigned first = (unsigned)(off & (PAGE_SIZE - 1)) >> CODE_CHUNK_SHIFT;
-	unsigned last = (unsigned)((off & (PAGE_SIZE - 1)) + len - 1) >> CODE_CHUNK_SHIFT;
-	uint64_t mask = (last >= 63 ? ~0ull : (2ull << last) - 1) & ~((1ull << first) - 1);
-	return word & mask;
+	return word && (word & code__chunks((unsigned)(off & (PAGE_SIZE - 1)), len));
+}
+
+/* Stores to this page must take the slow path (code on it, or an LR reservation has been there). */
+static inline bool bus__write_watched(const struct rv_bus *bus, uint64_t paddr)
+{
+	uint64_t pg = (paddr - bus->ram_base) >> PAGE_SHIFT;
+	return atomic_load_explicit(&bus->code[pg], memory_order_relaxed) ||
+	       (bus->resv && atomic_load_explicit(&bus->resv[pg], memory_order_relaxed));
 }
 
 /*
@@ -152,7 +168,9 @@ uint64_t mmu__load_slow(struct rv_cpu *cpu, uint64_t va, unsigned size);
 void mmu__store_slow(struct rv_cpu *cpu, uint64_t va, unsigned size, uint64_t val);
 /* Host pointer to the page holding va for instruction fetch (raises on failure). */
 const uint8_t *mmu__fetch_page(struct rv_cpu *cpu, uint64_t va);
-/* Host pointer for an atomic access (aligned, RAM only, needs write permission). */
-void *mmu__amo_ptr(struct rv_cpu *cpu, uint64_t va, unsigned size, bool store_only_fault);
+/* Host pointer for an atomic access (aligned, RAM only; write permission unless load_only). SC passes
+ * quiet: it tells a store's effects on watched pages itself (cpu__store_watched), and only if it wrote. */
+void *mmu__amo_ptr(struct rv_cpu *cpu, uint64_t va, unsigned size, bool load_only);
+void *mmu__amo_ptr_quiet(struct rv_cpu *cpu, uint64_t va, unsigned size, uint64_t *paddr);
 
 #endif

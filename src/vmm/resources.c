@@ -127,8 +127,7 @@ int resources__update_machine(struct vm_resources *r, const struct machine_cfg_u
 	}
 
 	if (m.vcpu_count < 1 || m.vcpu_count > MACHINE_MAX_CPUS) {
-		snprintf(err, n, "The vCPU number is invalid: wisp runs %d vCPU so far (got %u)", MACHINE_MAX_CPUS,
-			 m.vcpu_count);
+		snprintf(err, n, "The vCPU number is invalid: it must be 1..%d (got %u)", MACHINE_MAX_CPUS, m.vcpu_count);
 		return -1;
 	}
 	if (m.mem_size_mib < MIN_MEM_MIB || m.mem_size_mib > MAX_MEM_MIB) {

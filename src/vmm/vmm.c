@@ -9,16 +9,13 @@
 
 #include "log/log.h"
 
-struct vcpu_arg {
-	struct vmm *v;
-	unsigned id;
-};
-
 static void *vcpu_thread(void *opaque)
 {
-	struct vmm *v = opaque;
-	log__set_thread_name("vcpu0");
-	machine__run_hart(&v->m, 0);
+	struct vmm_vcpu_arg *a = opaque;
+	char name[16];
+	snprintf(name, sizeof(name), "vcpu%u", a->id);
+	log__set_thread_name(name);
+	machine__run_hart(&a->v->m, a->id);
 	return NULL;
 }
 
@@ -86,10 +83,17 @@ int vmm__start(struct vmm *v)
 		return -1;
 	if (vmm_devices__start(&v->devices) < 0)
 		return -1;
-	if (pthread_create(&v->vcpu[0], NULL, vcpu_thread, v) != 0) {
-		fprintf(stderr, "wisp: cannot start the vCPU thread\n");
-		return -1;
+	for (unsigned i = 0; i < v->m.nharts; i++) {
+		v->vcpu_arg[i] = (struct vmm_vcpu_arg){ v, i };
+		if (pthread_create(&v->vcpu[i], NULL, vcpu_thread, &v->vcpu_arg[i]) != 0) {
+			fprintf(stderr, "wisp: cannot start the thread of vCPU %u\n", i);
+			machine__halt(&v->m, 1, "no vCPU thread");
+			for (unsigned k = 0; k < i; k++)
+				pthread_join(v->vcpu[k], NULL);
+			return -1;
+		}
 	}
+	v->nvcpu_started = v->m.nharts;
 	v->started = true;
 	if (v->timeout > 0 && pthread_create(&v->timer, NULL, timeout_thread, v) == 0)
 		v->have_timer = true;
@@ -99,7 +103,9 @@ int vmm__start(struct vmm *v)
 int vmm__wait(struct vmm *v)
 {
 	if (v->started) {
-		pthread_join(v->vcpu[0], NULL);
+		/* The first hart to see the machine halt ends; the others follow (machine__halt wakes all). */
+		for (unsigned i = 0; i < v->nvcpu_started; i++)
+			pthread_join(v->vcpu[i], NULL);
 		v->started = false;
 	}
 	machine__halt(&v->m, v->m.exit_code, NULL); /* wakes the timeout thread */

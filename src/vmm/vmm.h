@@ -13,6 +13,11 @@ struct vmm {
 	struct machine m;
 	struct console con;
 	pthread_t vcpu[CLINT_MAX_HARTS];
+	struct vmm_vcpu_arg {
+		struct vmm *v;
+		unsigned id;
+	} vcpu_arg[CLINT_MAX_HARTS];
+	unsigned nvcpu_started;
 	pthread_t timer;
 	bool created, started, have_timer;
 	double timeout; /* seconds; 0 = none */

@@ -143,9 +143,9 @@ def scenario_boot(wisp, image, initrd, rootfs, tmp):
             "is_root_device": true,
             "is_read_only": false
         }}'''), 204)
-        # The guide's optional 2 vCPUs: wisp runs one so far and says so; nothing changes.
-        expect(curl(sock, "PUT", "/machine-config", '{"vcpu_count": 2, "mem_size_mib": 1024}'), 400, "vCPU")
-        expect(curl(sock, "PUT", "/machine-config", '{"vcpu_count": 1, "mem_size_mib": 256}'), 204)
+        # The guide's optional machine configuration, 2 vCPUs (with less memory); 33 is too many.
+        expect(curl(sock, "PUT", "/machine-config", '{"vcpu_count": 33, "mem_size_mib": 256}'), 400, "vCPU")
+        expect(curl(sock, "PUT", "/machine-config", '{"vcpu_count": 2, "mem_size_mib": 256}'), 204)
         assert expect(api(sock, "GET", "/machine-config"), 200)["mem_size_mib"] == 256
         expect(api(sock, "PATCH", "/vm", {"state": "Paused"}), 400, NOT_STARTED)
         t0 = time.monotonic()
@@ -156,9 +156,10 @@ def scenario_boot(wisp, image, initrd, rootfs, tmp):
         print(f"\napi-boot: prompt {time.monotonic() - t0:.2f}s after InstanceStart")
         g.run("cat /proc/cmdline", rb"pci=off root=/dev/vda rw")
         g.run("grep -c vda /proc/partitions", rb"\n1\r?\n")
+        g.run("echo CPUS=$(nproc)", rb"CPUS=2\r?\n")
 
         # The API answers while the guest runs; pre-boot resources are refused.
-        assert expect(api(sock, "GET", "/machine-config"), 200)["vcpu_count"] == 1
+        assert expect(api(sock, "GET", "/machine-config"), 200)["vcpu_count"] == 2
         expect(api(sock, "PUT", "/boot-source", {"kernel_image_path": image}), 400, STARTED)
         expect(api(sock, "PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}), 400, STARTED)
         expect(api(sock, "PUT", "/drives/x", {"drive_id": "x", "path_on_host": disk, "is_root_device": False}),

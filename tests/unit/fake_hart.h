@@ -81,6 +81,7 @@ static inline void fake_hart__free(struct fake_hart *h)
 	cpu__exit(h->cpu);
 	free(h->bus.ram);
 	free((void *)h->bus.code);
+	free((void *)h->bus.resv);
 	free(h->cpu);
 	free(h);
 }

@@ -68,8 +68,8 @@ void jit__run(struct rv_cpu *cpu)
 	cpu->jit_link = 0;
 	while (cpu->budget > 0 && !cpu->exit_req && !atomic_load_explicit(&cpu->kick, memory_order_relaxed)) {
 		cpu->code_changed = false;
-		if (atomic_load_explicit(&cpu->inval_pending, memory_order_acquire))
-			cpu__take_code_writes(cpu);
+		if (atomic_load_explicit(&cpu->mail_pending, memory_order_acquire))
+			cpu__take_mail(cpu);
 		if (cpu->jit_flush) {
 			cpu->jit_flush = false;
 			jit__flush(j);

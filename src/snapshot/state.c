@@ -10,7 +10,7 @@
 /* Section layout versions: bump when a section's payload changes, and keep reading the old ones. */
 #define V_MACHINE 1
 #define V_TIME 1
-#define V_HART 1
+#define V_HART 2 /* 2: the hart's SBI HSM state (version 1: started) */
 #define V_CLINT 1
 #define V_PLIC 1
 #define V_UART 1
@@ -61,7 +61,7 @@ static const struct snapshot_device_ops *find_ops(const struct mmio_region *r)
 
 /* ---- save ---- */
 
-static void save_hart(struct snap_writer *w, unsigned idx, const struct rv_cpu *c)
+static void save_hart(struct snap_writer *w, unsigned idx, const struct rv_cpu *c, const struct hart_ctl *hc)
 {
 	snap_w__begin(w, SNAP_SEC_HART, V_HART);
 	snap_w__u32(w, idx);
@@ -82,6 +82,9 @@ static void save_hart(struct snap_writer *w, unsigned idx, const struct rv_cpu *
 	/* The load reservation is dropped (an SC after restore fails and the guest retries). */
 	snap_w__u64(w, c->mip_sw | atomic_load(&c->mip_inject));
 	snap_w__u8(w, (atomic_load(&c->mip_hw) & MIP_MSIP) ? 1 : 0);
+	snap_w__u32(w, hc->status);
+	snap_w__u64(w, hc->start_addr);
+	snap_w__u64(w, hc->start_opaque);
 	snap_w__end(w);
 }
 
@@ -120,7 +123,7 @@ int snap_state__save(struct machine *m, struct snap_writer *w, char *err, size_t
 	snap_w__end(w);
 
 	for (unsigned i = 0; i < m->nharts; i++)
-		save_hart(w, i, m->harts[i]);
+		save_hart(w, i, m->harts[i], &m->hctl[i]);
 
 	snap_w__begin(w, SNAP_SEC_CLINT, V_CLINT);
 	snap_w__u32(w, m->nharts);
@@ -221,6 +224,8 @@ static int bad_section(const char *what, char *err, size_t n)
 
 static int parse_hart(struct snap_state *s, const struct snap_section *sec, bool *seen, char *err, size_t n)
 {
+	if (sec->version != 1 && !version_ok(sec, V_HART, "hart", err, n))
+		return -1;
 	struct snap_reader r;
 	snap_r__init(&r, sec->data, sec->len);
 	uint32_t idx = snap_r__u32(&r);
@@ -251,7 +256,13 @@ static int parse_hart(struct snap_state *s, const struct snap_section *sec, bool
 	h->mip_sw = snap_r__u64(&r);
 	uint8_t msip = snap_r__u8(&r);
 	h->msip = msip;
-	if (!snap_r__done(&r))
+	h->hsm = HART_STARTED;
+	if (sec->version >= 2) {
+		h->hsm = snap_r__u32(&r);
+		h->start_addr = snap_r__u64(&r);
+		h->start_opaque = snap_r__u64(&r);
+	}
+	if (!snap_r__done(&r) || (h->hsm != HART_STARTED && h->hsm != HART_STOPPED && h->hsm != HART_START_PENDING))
 		return bad_section("hart", err, n);
 	/* Values the interpreter uses as indices or modes must be legal; the rest is the guest's business. */
 	unsigned mpp = (unsigned)((h->mstatus & MSTATUS_MPP) >> 11), satp_mode = (unsigned)(h->satp >> 60);
@@ -320,7 +331,7 @@ int snap_state__parse(struct snap_state *s, const struct snap_file *f, char *err
 	bool seen[CLINT_MAX_HARTS] = { false };
 	for (unsigned i = 0; i < nh; i++) {
 		sec = snap_file__find(f, SNAP_SEC_HART, i);
-		if (!version_ok(sec, V_HART, "hart", err, n) || parse_hart(s, sec, seen, err, n) < 0)
+		if (parse_hart(s, sec, seen, err, n) < 0)
 			return -1;
 	}
 
@@ -525,6 +536,9 @@ int snap_state__apply(const struct snap_state *s, const struct snap_file *f, str
 	for (unsigned i = 0; i < m->nharts; i++) {
 		m->harts[i]->plat.ecall = m->sbi ? sbi__ecall : NULL;
 		load_hart(m->harts[i], &s->hart[i]);
+		m->hctl[i].status = (enum hart_status)s->hart[i].hsm;
+		m->hctl[i].start_addr = s->hart[i].start_addr;
+		m->hctl[i].start_opaque = s->hart[i].start_opaque;
 		m->sbi_timecmp[i] = s->sbi_timecmp[i];
 		atomic_store(&m->clint.mtimecmp[i], s->clint.mtimecmp[i]);
 	}

@@ -61,6 +61,8 @@ struct snap_hart {
 	uint64_t pmpcfg[16], pmpaddr[64];
 	uint64_t mip_sw; /* software-set bits, the pending IPI injections folded in */
 	bool msip;       /* the CLINT's msip bit (lives in mip_hw) */
+	uint32_t hsm;    /* enum hart_status: started, stopped, or start pending with the two below */
+	uint64_t start_addr, start_opaque;
 };
 
 /* Everything a state file says about the board, checked and ready to apply. */

@@ -379,10 +379,9 @@ static int start_locked(struct controller *c, char *err, size_t n)
 	c->vmm.devices_cfg = &c->devices;
 	pr_info("Starting the microVM: %u vCPU, %llu MiB, kernel %s", mc.cpus, (unsigned long long)mc.mem_mib,
 		mc.elf ? mc.elf : mc.kernel);
-	if (vmm__create(&c->vmm, &mc, mc.elf ? -1 : c->console_in, out) < 0) {
-		snprintf(err, n,
-			 "Failed to start the microVM: the machine could not be built (the reason is on "
-			 "wisp's standard error).");
+	char why[1024];
+	if (vmm__create(&c->vmm, &mc, mc.elf ? -1 : c->console_in, out, why, sizeof(why)) < 0) {
+		snprintf(err, n, "Failed to start the microVM: %s", why);
 		goto fail;
 	}
 	register_metrics(c);
@@ -576,7 +575,11 @@ int controller__run(struct controller *c)
 	pthread_mutex_unlock(&c->lock);
 	metrics__stop_periodic();
 	metrics__flush();
-	pr_info("The microVM stopped (%s), exit status %d", c->vmm.m.exit_why ? c->vmm.m.exit_why : "?", code);
+	/* A failure goes to the log when it has a file of its own (wisp's caller prints it on stderr). */
+	if (c->vmm.m.failed && c->res.has_logger && c->res.logger.has_log_path)
+		pr_err("The microVM stopped: %s; exit status %d", c->vmm.m.exit_why, code);
+	else if (!c->vmm.m.failed)
+		pr_info("The microVM stopped (%s), exit status %d", c->vmm.m.exit_why ? c->vmm.m.exit_why : "?", code);
 	return code;
 }
 
@@ -596,4 +599,9 @@ void controller__request_exit(struct controller *c, int code, const char *why)
 const char *controller__exit_reason(struct controller *c)
 {
 	return c->vmm.created ? c->vmm.m.exit_why : NULL;
+}
+
+bool controller__exit_failed(struct controller *c)
+{
+	return c->vmm.created && c->vmm.m.failed;
 }

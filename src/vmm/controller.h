@@ -118,5 +118,7 @@ int controller__run(struct controller *c);
 void controller__request_exit(struct controller *c, int code, const char *why);
 /* Why the guest stopped, NULL if unknown. */
 const char *controller__exit_reason(struct controller *c);
+/* The guest stopped because it could make no progress (controller__exit_reason says where). */
+bool controller__exit_failed(struct controller *c);
 
 #endif

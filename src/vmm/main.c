@@ -498,7 +498,7 @@ int main(int argc, char **argv)
 	if (api)
 		api_router__exit(&router);
 	const char *why = controller__exit_reason(&ctl);
-	if (!o.elf && why)
+	if (why && (!o.elf || controller__exit_failed(&ctl)))
 		fprintf(stderr, "\nwisp: guest stopped (%s)\n", why);
 	controller__exit(&ctl);
 	return code;

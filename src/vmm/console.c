@@ -52,7 +52,7 @@ static void *input_thread(void *opaque)
 			if (c->raw && c->escape) {
 				c->escape = false;
 				if (ch == 'x' || ch == 'X') {
-					fprintf(stderr, "\r\nwisp: terminated by Ctrl-A x\r\n");
+					fprintf(stderr, "\nwisp: terminated by Ctrl-A x\n");
 					machine__halt(c->m, 0, "Ctrl-A x");
 					return NULL;
 				}
@@ -77,6 +77,11 @@ int console__init(struct console *c, struct machine *m, int in_fd, int out_fd)
 	if (in_fd >= 0 && isatty(in_fd) && tcgetattr(in_fd, &c->saved) == 0) {
 		struct termios t = c->saved;
 		cfmakeraw(&t);
+		/*
+		 * Keys go to the guest untouched, but output processing stays on (as QEMU's stdio does): wisp's own
+		 * lines (log, messages) end in "\n" and still start in column 0; the guest's "\r\n" is harmless.
+		 */
+		t.c_oflag |= OPOST | ONLCR;
 		if (tcsetattr(in_fd, TCSANOW, &t) == 0)
 			c->raw = true;
 	}
@@ -97,7 +102,9 @@ void console__exit(struct console *c)
 		c->thread_started = false;
 	}
 	if (c->raw) {
-		tcsetattr(c->in_fd, TCSANOW, &c->saved);
+		/* After the guest's last output is written, exactly the settings found at start. */
+		while (tcsetattr(c->in_fd, TCSADRAIN, &c->saved) < 0 && errno == EINTR)
+			;
 		c->raw = false;
 	}
 }

@@ -108,6 +108,9 @@ int vmm__wait(struct vmm *v)
 		pthread_join(v->timer, NULL);
 		v->have_timer = false;
 	}
+	/* The guest is gone: give the terminal back now, before anyone prints why (console__exit is idempotent). */
+	if (v->created)
+		console__exit(&v->con);
 	return v->m.exit_code;
 }
 

@@ -211,6 +211,12 @@ static uint64_t m_uart_rx(void *opaque)
 	return v;
 }
 
+/* Guest console output dropped because nobody read it (Firecracker's uart.missed_write_count). */
+static uint64_t m_uart_dropped(void *opaque)
+{
+	return console__dropped(&((struct controller *)opaque)->vmm.con);
+}
+
 static uint64_t m_instructions(void *opaque)
 {
 	struct machine *m = &((struct controller *)opaque)->vmm.m;
@@ -276,6 +282,7 @@ static void register_metrics(struct controller *c)
 	} table[] = {
 		{ "uart", "write_count", METRIC_COUNTER, m_uart_tx },
 		{ "uart", "read_count", METRIC_COUNTER, m_uart_rx },
+		{ "uart", "missed_write_count", METRIC_COUNTER, m_uart_dropped },
 		{ "vcpu", "instructions", METRIC_COUNTER, m_instructions },
 		{ "vmm", "guest_boot_time_us", METRIC_GAUGE, m_boot_time },
 		{ "block", "read_count", METRIC_COUNTER, m_blk_reads },

@@ -342,6 +342,10 @@ static int start_locked(struct controller *c, char *err, size_t n)
 		snprintf(err, n, "%s", MSG_STARTED);
 		return -1;
 	}
+	if (c->quit) { /* a signal came first: do not start a microVM nobody will stop */
+		snprintf(err, n, "wisp is shutting down.");
+		return -1;
+	}
 	if (!r->has_boot_source && !c->extras.elf) {
 		snprintf(err, n, "Cannot start microvm without kernel configuration.");
 		return -1;
@@ -601,6 +605,14 @@ void controller__request_exit(struct controller *c, int code, const char *why)
 		pthread_cond_broadcast(&c->cv);
 	}
 	pthread_mutex_unlock(&c->lock);
+}
+
+int controller__quit_code(struct controller *c)
+{
+	pthread_mutex_lock(&c->lock);
+	int code = c->quit ? c->quit_code : -1;
+	pthread_mutex_unlock(&c->lock);
+	return code;
 }
 
 const char *controller__exit_reason(struct controller *c)

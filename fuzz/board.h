@@ -40,9 +40,10 @@ static inline void board__create(struct board *b)
 		abort();
 	close(fd);
 	b->m = calloc(1, sizeof(*b->m));
+	char err[512];
 	struct machine_config cfg = { .mem_mib = MIN_MEM_MIB, .cpus = 1, .kernel = path, .cmdline = "console=ttyS0",
 				      .boot_timer = true };
-	if (!b->m || machine__init(b->m, &cfg, board__console, b) < 0)
+	if (!b->m || machine__init(b->m, &cfg, board__console, b, err, sizeof(err)) < 0)
 		abort();
 	unlink(path);
 	b->m->cfg.kernel = NULL;

@@ -47,10 +47,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!img)
 		return 0;
 	memcpy(img, data + 1, len);
+	char err[512];
 	switch (sel & 3) {
 	case 0: {
 		struct loader_elf e = { 0 };
-		if (loader__elf(&bus, img, len, "fuzz.elf", &e) == 0) {
+		if (loader__elf(&bus, img, len, "fuzz.elf", &e, err, sizeof(err)) == 0) {
 			if (e.tohost)
 				FUZZ_CHECK(in_ram(e.tohost, 8) && (e.tohost & 7) == 0);
 		}
@@ -58,20 +59,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 1: {
 		uint64_t addr = 0, end = 0;
-		if (loader__image(&bus, img, len, "fuzz.Image", &addr, &end) == 0)
+		if (loader__image(&bus, img, len, "fuzz.Image", RAM_BASE + RAM_SIZE, &addr, &end, err, sizeof(err)) == 0)
 			FUZZ_CHECK(addr == RAM_BASE + LOADER_KERNEL_OFFSET && end >= addr + len &&
 				   end <= RAM_BASE + RAM_SIZE && in_ram(addr, len));
 		break;
 	}
 	case 2:
-		loader__firmware(&bus, img, len, "fuzz.bin");
+		loader__firmware(&bus, img, len, "fuzz.bin", err, sizeof(err));
 		break;
 	case 3: {
 		/* Kernel end and top (the device tree) as a machine would have them, or anywhere. */
 		uint64_t kend = RAM_BASE + ((uint64_t)(sel >> 2) << 18);
 		uint64_t top = (sel & 0x80) ? RAM_BASE + RAM_SIZE - 0x200000 : RAM_BASE + RAM_SIZE - ((sel >> 2) & 7) * PAGE_SIZE;
 		uint64_t start = 0;
-		if (loader__initrd(&bus, img, len, "fuzz.cpio", kend, top, &start) == 0)
+		if (loader__initrd(&bus, img, len, "fuzz.cpio", kend, top, &start, err, sizeof(err)) == 0)
 			FUZZ_CHECK(start >= kend && start % PAGE_SIZE == 0 && start + len <= top && in_ram(start, len) &&
 				   memcmp(bus.ram + (start - RAM_BASE), img, len) == 0);
 		break;

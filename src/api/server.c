@@ -1,6 +1,11 @@
-/* HTTP on a Unix socket with libmicrohttpd. */
+/*
+ * HTTP on a Unix socket with libmicrohttpd. The library (and the TLS stack it pulls in: gnutls, nettle,
+ * p11-kit, ... whose loading and constructors cost about as much as the rest of wisp's start) is opened
+ * with dlopen when the API starts, so --no-api, --restore and --elf runs never load it.
+ */
 #include "api/server.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -15,6 +20,62 @@
 
 #include "log/log.h"
 #include "log/metrics.h"
+
+#ifndef WISP_MHD_SONAME
+#define WISP_MHD_SONAME "libmicrohttpd.so.12"
+#endif
+
+/* The libmicrohttpd functions wisp calls, resolved from the library opened at api_server__start. */
+struct api_mhd {
+	void *lib;
+	__typeof__(&MHD_start_daemon) start_daemon;
+	__typeof__(&MHD_stop_daemon) stop_daemon;
+	__typeof__(&MHD_create_response_from_buffer) create_response_from_buffer;
+	__typeof__(&MHD_add_response_header) add_response_header;
+	__typeof__(&MHD_queue_response) queue_response;
+	__typeof__(&MHD_destroy_response) destroy_response;
+	__typeof__(&MHD_lookup_connection_value) lookup_connection_value;
+};
+
+/*
+ * Open the library and resolve every function, or say why not. The library stays loaded: unloading the TLS
+ * stack's global state buys nothing, and dlopen counts references itself.
+ */
+static struct api_mhd *mhd_open(char *err, size_t n)
+{
+	struct api_mhd *m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(err, n, "out of memory");
+		return NULL;
+	}
+	m->lib = dlopen(WISP_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!m->lib) {
+		snprintf(err, n, "Cannot load %s for the API server: %s", WISP_MHD_SONAME, dlerror());
+		free(m);
+		return NULL;
+	}
+	struct {
+		void **fn;
+		const char *name;
+	} syms[] = {
+		{ (void **)&m->start_daemon, "MHD_start_daemon" },
+		{ (void **)&m->stop_daemon, "MHD_stop_daemon" },
+		{ (void **)&m->create_response_from_buffer, "MHD_create_response_from_buffer" },
+		{ (void **)&m->add_response_header, "MHD_add_response_header" },
+		{ (void **)&m->queue_response, "MHD_queue_response" },
+		{ (void **)&m->destroy_response, "MHD_destroy_response" },
+		{ (void **)&m->lookup_connection_value, "MHD_lookup_connection_value" },
+	};
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		*syms[i].fn = dlsym(m->lib, syms[i].name);
+		if (!*syms[i].fn) {
+			snprintf(err, n, "Cannot load the API server: %s has no %s", WISP_MHD_SONAME, syms[i].name);
+			free(m);
+			return NULL;
+		}
+	}
+	return m;
+}
 
 /* One request in progress on a connection. */
 struct pending {
@@ -37,24 +98,25 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	pr_warn("API server: %s", msg);
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *conn, struct api_response *resp)
+static enum MHD_Result send_response(const struct api_mhd *mhd, struct MHD_Connection *conn,
+				     struct api_response *resp)
 {
 	size_t len = resp->body ? strlen(resp->body) : 0;
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, resp->body, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *r = mhd->create_response_from_buffer(len, resp->body, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
 		api_response__free(resp);
 		return MHD_NO;
 	}
 	resp->body = NULL; /* owned by MHD now */
-	MHD_add_response_header(r, MHD_HTTP_HEADER_SERVER, "wisp API");
+	mhd->add_response_header(r, MHD_HTTP_HEADER_SERVER, "wisp API");
 	if (len)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
-	MHD_destroy_response(r);
+		mhd->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	enum MHD_Result ret = mhd->queue_response(conn, (unsigned)resp->status, r);
+	mhd->destroy_response(r);
 	return ret;
 }
 
-static enum MHD_Result too_big(struct MHD_Connection *conn, size_t size, size_t limit)
+static enum MHD_Result too_big(const struct api_mhd *mhd, struct MHD_Connection *conn, size_t size, size_t limit)
 {
 	char msg[160];
 	struct api_response resp;
@@ -62,7 +124,7 @@ static enum MHD_Result too_big(struct MHD_Connection *conn, size_t size, size_t 
 		 size, limit);
 	pr_warn("API request refused: %s", msg);
 	api_response__fault(&resp, 400, msg);
-	return send_response(conn, &resp);
+	return send_response(mhd, conn, &resp);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -82,7 +144,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!p)
 			return MHD_NO;
 		*ctx = p;
-		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *cl = s->mhd->lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl) {
 			char *end;
 			errno = 0;
@@ -90,7 +152,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			if (!errno && *end == 0 && v > s->max_payload) {
 				p->too_big = true;
 				if (v > (unsigned long long)s->max_payload * API_DRAIN_FACTOR)
-					return too_big(conn, (size_t)v, s->max_payload);
+					return too_big(s->mhd, conn, (size_t)v, s->max_payload);
 			}
 		}
 		return MHD_YES;
@@ -120,10 +182,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (p->too_big)
-		return too_big(conn, p->received, s->max_payload);
+		return too_big(s->mhd, conn, p->received, s->max_payload);
 	struct api_response resp;
 	api_router__handle(s->router, method, url, p->body, p->len, &resp);
-	return send_response(conn, &resp);
+	return send_response(s->mhd, conn, &resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx, enum MHD_RequestTerminationCode why)
@@ -155,24 +217,31 @@ int api_server__start(struct api_server *s, const char *path, size_t max_payload
 		return -1;
 	}
 	memcpy(addr.sun_path, path, strlen(path) + 1);
+	struct api_mhd *mhd = mhd_open(err, n);
+	if (!mhd)
+		return -1;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 64) < 0) {
 		snprintf(err, n, "Failed to open the API socket %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		free(mhd);
 		return -1;
 	}
+	s->mhd = mhd;
 	s->router = router;
 	s->max_payload = max_payload ? max_payload : API_MAX_PAYLOAD_DEFAULT;
 	snprintf(s->path, sizeof(s->path), "%s", path);
-	s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG,
-				     0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-				     MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-				     MHD_OPTION_END);
+	s->daemon = mhd->start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+				      0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+				      MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				      MHD_OPTION_END);
 	if (!s->daemon) {
 		snprintf(err, n, "Failed to start the API server on %s", path);
 		close(fd);
 		unlink(path);
+		free(mhd);
+		s->mhd = NULL;
 		return -1;
 	}
 	/* Firecracker's api_server startup metrics: time from process start to serving. */
@@ -188,8 +257,10 @@ void api_server__stop(struct api_server *s)
 {
 	if (!s->daemon)
 		return;
-	MHD_stop_daemon(s->daemon); /* also closes the listening socket */
+	s->mhd->stop_daemon(s->daemon); /* also closes the listening socket */
 	s->daemon = NULL;
+	free(s->mhd);
+	s->mhd = NULL;
 	unlink(s->path);
 	metrics__unregister(&startup_us);
 	metrics__unregister(&startup_cpu_us);

@@ -2,7 +2,7 @@
  * The API's HTTP/1.1 transport: libmicrohttpd on a Unix socket wisp creates itself (refusing a path that
  * already exists, as Firecracker does), one internal thread that serves requests one at a time. Bodies are
  * collected up to max_payload bytes (Firecracker's --http-api-max-payload-size, 51200 by default) and
- * handed to the router.
+ * handed to the router. libmicrohttpd is loaded (dlopen) only when a server starts.
  */
 #ifndef WISP_API_SERVER_H
 #define WISP_API_SERVER_H
@@ -17,9 +17,11 @@
 #define API_DRAIN_FACTOR 16 /* bodies up to 16x the limit are read (and dropped) before the 400 */
 
 struct MHD_Daemon;
+struct api_mhd;
 
 struct api_server {
 	struct MHD_Daemon *daemon;
+	struct api_mhd *mhd; /* libmicrohttpd, opened by api_server__start */
 	struct api_router *router;
 	size_t max_payload;
 	char path[108];

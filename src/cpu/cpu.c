@@ -395,6 +395,7 @@ void cpu__trap(struct rv_cpu *cpu, uint64_t cause, uint64_t tval, bool interrupt
 	uint64_t mcause = cause | (interrupt ? 1ull << 63 : 0);
 	cpu->resv_valid = false;
 	atomic_store_explicit(&cpu->resv_tag, 0, memory_order_relaxed);
+	cpu->exceptions += !interrupt;
 	if (cpu->priv <= PRV_S && ((deleg >> cause) & 1)) {
 		cpu->scause = mcause;
 		cpu->sepc = cpu->pc;

@@ -157,6 +157,8 @@ struct rv_cpu {
 	uint64_t pmpcfg[16], pmpaddr[64];
 	/* Instruction counting: retired before this cpu__run, plus the part of the budget used so far. */
 	uint64_t retired, instret_offset;
+	/* Synchronous exceptions taken (cpu__trap without the interrupt flag); the VMM watches it for progress. */
+	uint64_t exceptions;
 	int64_t budget, budget_start, budget_unused;
 	int executing; /* inside exec_loop: the current instruction has used budget but not retired */
 	/* mip bits written by software (SSIP, STIP, SEIP); the rest comes from devices. */

@@ -29,6 +29,7 @@ enum {
 	CSR_MTVEC = 0x305, CSR_MCOUNTEREN = 0x306, CSR_MENVCFG = 0x30a, CSR_MCOUNTINHIBIT = 0x320,
 	CSR_MSCRATCH = 0x340, CSR_MEPC = 0x341, CSR_MCAUSE = 0x342, CSR_MTVAL = 0x343, CSR_MIP = 0x344,
 	CSR_PMPCFG0 = 0x3a0, CSR_PMPADDR0 = 0x3b0,
+	CSR_TSELECT = 0x7a0, CSR_TDATA1 = 0x7a1, CSR_TDATA2 = 0x7a2, CSR_TDATA3 = 0x7a3, CSR_TINFO = 0x7a4,
 	CSR_MCYCLE = 0xb00, CSR_MINSTRET = 0xb02,
 };
 
@@ -161,6 +162,20 @@ bool csr__read(struct rv_cpu *cpu, unsigned csr, uint64_t *val)
 	case CSR_MCYCLE:
 	case CSR_MINSTRET:
 		*val = cpu__instret(cpu);
+		return true;
+	/*
+	 * Debug triggers (Sdtrig): none. The registers answer as the debug spec's enumeration expects of a
+	 * trigger that does not exist: tselect holds only 0, tdata1 is 0 (type 0, "no trigger at this
+	 * tselect", dmode and data hard-wired to 0), tdata2/tdata3 are 0, tinfo is 1.
+	 */
+	case CSR_TSELECT:
+	case CSR_TDATA1:
+	case CSR_TDATA2:
+	case CSR_TDATA3:
+		*val = 0;
+		return true;
+	case CSR_TINFO:
+		*val = 1;
 		return true;
 	case CSR_CYCLE:
 	case CSR_INSTRET:
@@ -308,6 +323,12 @@ bool csr__write(struct rv_cpu *cpu, unsigned csr, uint64_t val)
 		cpu->mip_sw = (cpu->mip_sw & ~MIP_SW_MASK) | (val & MIP_SW_MASK);
 		cpu__request_exit(cpu);
 		return true;
+	case CSR_TSELECT:
+	case CSR_TDATA1:
+	case CSR_TDATA2:
+	case CSR_TDATA3:
+	case CSR_TINFO:
+		return true; /* no triggers: every write leaves them as they read (see csr__read) */
 	case CSR_MCYCLE:
 	case CSR_MINSTRET:
 		/* The next instruction reads val: this one does not count once it has written. */

@@ -1,8 +1,8 @@
 /*
  * Boot image checks on images already in host memory (loader.c). loader__load() reads the files named by
  * the machine config and hands their bytes to these; the fuzz targets call them directly on arbitrary bytes.
- * Each validates everything before it writes guest RAM, prints one message on error (naming the image
- * `name`, e.g. its path) and returns -1; it never allocates.
+ * Each validates everything before it writes guest RAM; on error it writes one message to err (naming the
+ * image `name`, e.g. its path) and returns -1. It never allocates and never prints.
  */
 #ifndef WISP_MACHINE_LOADER_H
 #define WISP_MACHINE_LOADER_H
@@ -20,14 +20,19 @@ struct loader_elf {
 };
 
 /* A bare-metal RV64 ELF executable: copy its PT_LOAD segments to RAM, find tohost/fromhost. */
-int loader__elf(struct rv_bus *bus, const uint8_t *img, size_t len, const char *name, struct loader_elf *out);
-/* A RISC-V Linux Image: check its header and copy it to ram_base + 2 MiB. *end = end of its memory footprint. */
-int loader__image(struct rv_bus *bus, const uint8_t *img, size_t len, const char *name, uint64_t *addr,
-		  uint64_t *end);
+int loader__elf(struct rv_bus *bus, const uint8_t *img, size_t len, const char *name, struct loader_elf *out, char *err,
+		size_t errlen);
+/*
+ * A RISC-V Linux Image: check its header, that the file is complete (the PE/COFF sections of an EFI stub, or
+ * the entry jump, lie inside it) and that its whole footprint (image_size) fits at ram_base + 2 MiB below
+ * `top` (the device tree); copy it there. *end = end of its memory footprint.
+ */
+int loader__image(struct rv_bus *bus, const uint8_t *img, size_t len, const char *name, uint64_t top, uint64_t *addr,
+		  uint64_t *end, char *err, size_t errlen);
 /* M-mode firmware (OpenSBI fw_jump.bin): copied to ram_base, at most 2 MiB. */
-int loader__firmware(struct rv_bus *bus, const uint8_t *img, size_t len, const char *name);
+int loader__firmware(struct rv_bus *bus, const uint8_t *img, size_t len, const char *name, char *err, size_t errlen);
 /* An initrd: placed as high as possible below `top`, page aligned, above kernel_end. */
 int loader__initrd(struct rv_bus *bus, const uint8_t *img, size_t len, const char *name, uint64_t kernel_end,
-		   uint64_t top, uint64_t *start);
+		   uint64_t top, uint64_t *start, char *err, size_t errlen);
 
 #endif

@@ -219,9 +219,8 @@ void machine__kick(struct machine *m)
 	pthread_mutex_unlock(&m->lock);
 }
 
-void machine__halt(struct machine *m, int code, const char *why)
+static void halt_locked(struct machine *m, int code, const char *why)
 {
-	pthread_mutex_lock(&m->lock);
 	if (!atomic_load(&m->halted)) {
 		m->exit_code = code;
 		m->exit_why = why;
@@ -230,6 +229,12 @@ void machine__halt(struct machine *m, int code, const char *why)
 	for (unsigned i = 0; i < m->nharts; i++)
 		atomic_store(&m->harts[i]->kick, 1);
 	wake_all(m);
+}
+
+void machine__halt(struct machine *m, int code, const char *why)
+{
+	pthread_mutex_lock(&m->lock);
+	halt_locked(m, code, why);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -256,7 +261,7 @@ static void uart_tx(void *opaque, uint8_t c)
 }
 
 int machine__init(struct machine *m, const struct machine_config *cfg, void (*console)(void *, uint8_t),
-		  void *console_opaque)
+		  void *console_opaque, char *err, size_t errlen)
 {
 	memset(m, 0, sizeof(*m));
 	m->cfg = *cfg;
@@ -269,12 +274,12 @@ int machine__init(struct machine *m, const struct machine_config *cfg, void (*co
 	m->clock_start_ns = now_ns();
 
 	if (cfg->mem_mib < MIN_MEM_MIB || cfg->mem_mib > MAX_MEM_MIB) {
-		fprintf(stderr, "wisp: guest memory must be %d..%d MiB (got %llu)\n", MIN_MEM_MIB, MAX_MEM_MIB,
-			(unsigned long long)cfg->mem_mib);
+		snprintf(err, errlen, "guest memory must be %d..%d MiB (got %llu)", MIN_MEM_MIB, MAX_MEM_MIB,
+			 (unsigned long long)cfg->mem_mib);
 		return -1;
 	}
 	if (cfg->cpus < 1 || cfg->cpus > MACHINE_MAX_CPUS) {
-		fprintf(stderr, "wisp: a microVM has 1 to %d vCPUs (got %u)\n", MACHINE_MAX_CPUS, cfg->cpus);
+		snprintf(err, errlen, "a microVM has 1 to %d vCPUs (got %u)", MACHINE_MAX_CPUS, cfg->cpus);
 		return -1;
 	}
 	m->bus.ram_base = RAM_BASE;
@@ -282,8 +287,8 @@ int machine__init(struct machine *m, const struct machine_config *cfg, void (*co
 	m->bus.ram = mmap(NULL, m->bus.ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 			  -1, 0);
 	if (m->bus.ram == MAP_FAILED) {
-		fprintf(stderr, "wisp: cannot map %llu MiB of guest memory: %s\n", (unsigned long long)cfg->mem_mib,
-			strerror(errno));
+		snprintf(err, errlen, "cannot map %llu MiB of guest memory: %s", (unsigned long long)cfg->mem_mib,
+			 strerror(errno));
 		m->bus.ram = NULL;
 		return -1;
 	}
@@ -311,14 +316,14 @@ int machine__init(struct machine *m, const struct machine_config *cfg, void (*co
 	for (unsigned i = 0; i < m->nharts; i++) {
 		m->harts[i] = calloc(1, sizeof(struct rv_cpu));
 		if (!m->harts[i]) {
-			fprintf(stderr, "wisp: out of memory\n");
+			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
 		cpu__init(m->harts[i], i, &m->bus, &plat);
-		char err[160];
-		if (cfg->has_cpu_backend && cpu__set_backend(m->harts[i], cfg->cpu_backend, err, sizeof(err)) < 0) {
-			fprintf(stderr, "wisp: cannot use the %s CPU backend: %s\n", cpu__backend_name(cfg->cpu_backend),
-				err);
+		char why[160];
+		if (cfg->has_cpu_backend && cpu__set_backend(m->harts[i], cfg->cpu_backend, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "cannot use the %s CPU backend: %s", cpu__backend_name(cfg->cpu_backend),
+				 why);
 			return -1;
 		}
 		m->sbi_timecmp[i] = ~0ull;
@@ -337,9 +342,9 @@ int machine__init(struct machine *m, const struct machine_config *cfg, void (*co
 		machine__add_mmio(m, BOOTTIMER_BASE, BOOTTIMER_SIZE, &boottimer__ops, &m->boottimer, "boottimer");
 	}
 
-	if (cfg->attach_devices && cfg->attach_devices(m, cfg->attach_opaque) < 0)
+	if (cfg->attach_devices && cfg->attach_devices(m, cfg->attach_opaque, err, errlen) < 0)
 		return -1;
-	return cfg->restore ? 0 : loader__load(m);
+	return cfg->restore ? 0 : loader__load(m, err, errlen);
 }
 
 void machine__exit(struct machine *m)
@@ -428,10 +433,67 @@ static void wait_for_interrupt(struct machine *m, unsigned id, uint64_t deadline
 	m->hctl[id].wfi_ns += now_ns() - t0;
 }
 
+/* The exception a hart has just taken, as the trap CSRs of the mode that took it record it. */
+struct exception {
+	uint64_t cause, pc, tval, vector;
+	int mode;
+};
+
+static struct exception last_exception(const struct rv_cpu *cpu)
+{
+	if (cpu->priv == PRV_M)
+		return (struct exception){ cpu->mcause, cpu->mepc, cpu->mtval, cpu->mtvec & ~3ull, PRV_M };
+	return (struct exception){ cpu->scause, cpu->sepc, cpu->stval, cpu->stvec & ~3ull, PRV_S };
+}
+
+static const char *cause_name(uint64_t cause)
+{
+	static const char *const names[] = {
+		[EXC_INSN_MISALIGNED] = "instruction address misaligned",
+		[EXC_INSN_ACCESS] = "instruction access fault",
+		[EXC_ILLEGAL] = "illegal instruction",
+		[EXC_BREAKPOINT] = "breakpoint",
+		[EXC_LOAD_MISALIGNED] = "load address misaligned",
+		[EXC_LOAD_ACCESS] = "load access fault",
+		[EXC_STORE_MISALIGNED] = "store address misaligned",
+		[EXC_STORE_ACCESS] = "store access fault",
+		[EXC_ECALL_U] = "environment call from U-mode",
+		[EXC_ECALL_S] = "environment call from S-mode",
+		[EXC_ECALL_M] = "environment call from M-mode",
+		[EXC_INSN_PAGE] = "instruction page fault",
+		[EXC_LOAD_PAGE] = "load page fault",
+		[EXC_STORE_PAGE] = "store page fault",
+	};
+	return cause < sizeof(names) / sizeof(names[0]) && names[cause] ? names[cause] : "exception";
+}
+
+/* A hart that cannot make progress stops the machine (the first hart to halt it gives the reason). */
+static void halt_stuck(struct machine *m, unsigned id, const struct exception *first, const struct exception *last)
+{
+	char why[sizeof(m->fault)];
+	snprintf(why, sizeof(why),
+		 "hart %u can make no progress: %d exceptions in a row without retiring an instruction, the last %s "
+		 "(cause %llu) at pc 0x%llx (tval 0x%llx) taken to %s-mode whose trap vector is 0x%llx; the first: %s "
+		 "(cause %llu) at pc 0x%llx (tval 0x%llx)",
+		 id, MACHINE_STUCK_EXCEPTIONS, cause_name(last->cause), (unsigned long long)last->cause,
+		 (unsigned long long)last->pc, (unsigned long long)last->tval, last->mode == PRV_M ? "M" : "S",
+		 (unsigned long long)last->vector, cause_name(first->cause), (unsigned long long)first->cause,
+		 (unsigned long long)first->pc, (unsigned long long)first->tval);
+	pthread_mutex_lock(&m->lock);
+	if (!atomic_load(&m->halted)) {
+		memcpy(m->fault, why, sizeof(why));
+		m->failed = true;
+	}
+	halt_locked(m, MACHINE_EXIT_STUCK, m->fault);
+	pthread_mutex_unlock(&m->lock);
+}
+
 int machine__run_hart(struct machine *m, unsigned id)
 {
 	struct rv_cpu *cpu = m->harts[id];
 	struct hart_ctl *hc = &m->hctl[id];
+	unsigned stuck = 0; /* exceptions in a row with no instruction retired */
+	struct exception first = { 0 };
 	while (!atomic_load(&m->halted)) {
 		if (atomic_load(&m->pause_req)) {
 			park(m, id);
@@ -441,13 +503,28 @@ int machine__run_hart(struct machine *m, unsigned id)
 			continue;
 		update_timers(m, id, machine__ticks(m));
 		enum rv_exit why;
-		cpu__run(cpu, RUN_BUDGET, &why);
+		uint64_t before = cpu->exceptions;
+		uint64_t retired = cpu__run(cpu, RUN_BUDGET, &why);
 		if (why == RV_EXIT_WFI)
 			hc->exits_wfi++;
 		else if (why == RV_EXIT_HALT)
 			hc->exits_halt++;
 		else
 			hc->exits_budget++;
+		uint64_t taken = cpu->exceptions - before;
+		if (retired)
+			stuck = 0;
+		if (taken) {
+			/* An exception ends a run: when it retired instructions, the last exception came after them. */
+			if (!stuck)
+				first = last_exception(cpu);
+			stuck += retired ? 1 : (unsigned)(taken < MACHINE_STUCK_EXCEPTIONS ? taken : MACHINE_STUCK_EXCEPTIONS);
+			if (stuck >= MACHINE_STUCK_EXCEPTIONS) {
+				struct exception last = last_exception(cpu);
+				halt_stuck(m, id, &first, &last);
+				break;
+			}
+		}
 		if (why != RV_EXIT_WFI)
 			continue;
 		/* The guest may have just moved its timer: recompute the deadline before sleeping. */

@@ -61,9 +61,10 @@ struct machine_config {
 	enum rv_backend cpu_backend;
 	/*
 	 * Called once the board exists and before the device tree is built: the VMM adds its own devices
-	 * (virtio-mmio slots) here with machine__add_mmio. Optional; returns -1 to fail machine__init.
+	 * (virtio-mmio slots) here with machine__add_mmio. Optional; returns -1 with a message in err to fail
+	 * machine__init.
 	 */
-	int (*attach_devices)(struct machine *m, void *opaque);
+	int (*attach_devices)(struct machine *m, void *opaque, char *err, size_t errlen);
 	void *attach_opaque;
 	/* Snapshot restore (src/snapshot): load nothing; RAM, harts and devices come from the snapshot. */
 	bool restore;
@@ -110,6 +111,9 @@ struct machine {
 	atomic_bool halted;
 	int exit_code;
 	const char *exit_why;
+	/* A hart could make no progress (see machine__run_hart): exit_why points to fault, which says why. */
+	bool failed;
+	char fault[320];
 
 	/* Console output (UART transmit, SBI putchar, HTIF). */
 	void (*console)(void *opaque, uint8_t c);
@@ -123,9 +127,9 @@ struct machine {
 	uint64_t *ram_file_pages;
 };
 
-/* Create the board and load images per cfg. On error prints a message and returns -1. */
+/* Create the board and load images per cfg. On error writes a message to err and returns -1. */
 int machine__init(struct machine *m, const struct machine_config *cfg, void (*console)(void *, uint8_t),
-		  void *console_opaque);
+		  void *console_opaque, char *err, size_t errlen);
 void machine__exit(struct machine *m);
 
 /* Register a device window. Returns -1 if full or overlapping. */
@@ -135,7 +139,14 @@ int machine__add_mmio(struct machine *m, uint64_t base, uint64_t size, const str
 /* Guest time in timebase ticks. */
 uint64_t machine__ticks(struct machine *m);
 
-/* Run hart `id` until the machine halts; returns the exit code. */
+/*
+ * Run hart `id` until the machine halts; returns the exit code. A hart that takes MACHINE_STUCK_EXCEPTIONS
+ * exceptions in a row without retiring an instruction in between (its trap vector faults, e.g. mtvec/stvec
+ * 0 where there is no memory) can never make progress: the machine halts with MACHINE_EXIT_STUCK, failed
+ * set and the pc and cause of the first and last exceptions in fault.
+ */
+#define MACHINE_STUCK_EXCEPTIONS 32
+#define MACHINE_EXIT_STUCK 1
 int machine__run_hart(struct machine *m, unsigned id);
 
 /*
@@ -160,7 +171,7 @@ enum hart_status machine__hart_status(struct machine *m, unsigned id);
 /* Pieces in their own files. */
 int fdt__build(struct machine *m, void *buf, size_t bufsize);
 bool sbi__ecall(void *opaque, struct rv_cpu *cpu);
-int loader__load(struct machine *m);
+int loader__load(struct machine *m, char *err, size_t errlen);
 bool htif__write(void *opaque, uint64_t paddr, unsigned size, uint64_t val);
 
 #endif

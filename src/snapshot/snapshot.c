@@ -340,8 +340,8 @@ int snapshot__load(struct vmm *v, const struct snapshot_load_params *p, char *er
 		restored_devcfg.cfg.net[i].tap = restored_devcfg.tap[i];
 	v->timeout = p->timeout;
 	v->devices_cfg = &restored_devcfg.cfg;
-	if (vmm__create(v, &mc, p->console_in, p->console_out) < 0) {
-		snprintf(err, n, "cannot build the microVM from the snapshot (the reason is on wisp's standard error)");
+	if (vmm__create(v, &mc, p->console_in, p->console_out, why, sizeof(why)) < 0) {
+		snprintf(err, n, "cannot build the microVM from the snapshot: %s", why);
 		goto out;
 	}
 	struct machine *m = &v->m;

@@ -211,6 +211,12 @@ static uint64_t m_uart_rx(void *opaque)
 	return v;
 }
 
+/* Guest console output dropped because nobody read it (Firecracker's uart.missed_write_count). */
+static uint64_t m_uart_dropped(void *opaque)
+{
+	return console__dropped(&((struct controller *)opaque)->vmm.con);
+}
+
 static uint64_t m_instructions(void *opaque)
 {
 	struct machine *m = &((struct controller *)opaque)->vmm.m;
@@ -276,6 +282,7 @@ static void register_metrics(struct controller *c)
 	} table[] = {
 		{ "uart", "write_count", METRIC_COUNTER, m_uart_tx },
 		{ "uart", "read_count", METRIC_COUNTER, m_uart_rx },
+		{ "uart", "missed_write_count", METRIC_COUNTER, m_uart_dropped },
 		{ "vcpu", "instructions", METRIC_COUNTER, m_instructions },
 		{ "vmm", "guest_boot_time_us", METRIC_GAUGE, m_boot_time },
 		{ "block", "read_count", METRIC_COUNTER, m_blk_reads },
@@ -335,6 +342,10 @@ static int start_locked(struct controller *c, char *err, size_t n)
 		snprintf(err, n, "%s", MSG_STARTED);
 		return -1;
 	}
+	if (c->quit) { /* a signal came first: do not start a microVM nobody will stop */
+		snprintf(err, n, "wisp is shutting down.");
+		return -1;
+	}
 	if (!r->has_boot_source && !c->extras.elf) {
 		snprintf(err, n, "Cannot start microvm without kernel configuration.");
 		return -1;
@@ -379,10 +390,9 @@ static int start_locked(struct controller *c, char *err, size_t n)
 	c->vmm.devices_cfg = &c->devices;
 	pr_info("Starting the microVM: %u vCPU, %llu MiB, kernel %s", mc.cpus, (unsigned long long)mc.mem_mib,
 		mc.elf ? mc.elf : mc.kernel);
-	if (vmm__create(&c->vmm, &mc, mc.elf ? -1 : c->console_in, out) < 0) {
-		snprintf(err, n,
-			 "Failed to start the microVM: the machine could not be built (the reason is on "
-			 "wisp's standard error).");
+	char why[1024];
+	if (vmm__create(&c->vmm, &mc, mc.elf ? -1 : c->console_in, out, why, sizeof(why)) < 0) {
+		snprintf(err, n, "Failed to start the microVM: %s", why);
 		goto fail;
 	}
 	register_metrics(c);
@@ -576,7 +586,11 @@ int controller__run(struct controller *c)
 	pthread_mutex_unlock(&c->lock);
 	metrics__stop_periodic();
 	metrics__flush();
-	pr_info("The microVM stopped (%s), exit status %d", c->vmm.m.exit_why ? c->vmm.m.exit_why : "?", code);
+	/* A failure goes to the log when it has a file of its own (wisp's caller prints it on stderr). */
+	if (c->vmm.m.failed && c->res.has_logger && c->res.logger.has_log_path)
+		pr_err("The microVM stopped: %s; exit status %d", c->vmm.m.exit_why, code);
+	else if (!c->vmm.m.failed)
+		pr_info("The microVM stopped (%s), exit status %d", c->vmm.m.exit_why ? c->vmm.m.exit_why : "?", code);
 	return code;
 }
 
@@ -593,7 +607,20 @@ void controller__request_exit(struct controller *c, int code, const char *why)
 	pthread_mutex_unlock(&c->lock);
 }
 
+int controller__quit_code(struct controller *c)
+{
+	pthread_mutex_lock(&c->lock);
+	int code = c->quit ? c->quit_code : -1;
+	pthread_mutex_unlock(&c->lock);
+	return code;
+}
+
 const char *controller__exit_reason(struct controller *c)
 {
 	return c->vmm.created ? c->vmm.m.exit_why : NULL;
+}
+
+bool controller__exit_failed(struct controller *c)
+{
+	return c->vmm.created && c->vmm.m.failed;
 }

@@ -116,7 +116,11 @@ int controller__snapshot_load(struct controller *c, const struct snapshot_load_c
 int controller__run(struct controller *c);
 /* Stop (a signal): halts a running guest, or ends controller__run before start. Thread-safe. */
 void controller__request_exit(struct controller *c, int code, const char *why);
+/* The status given to controller__request_exit before the microVM started, or -1. */
+int controller__quit_code(struct controller *c);
 /* Why the guest stopped, NULL if unknown. */
 const char *controller__exit_reason(struct controller *c);
+/* The guest stopped because it could make no progress (controller__exit_reason says where). */
+bool controller__exit_failed(struct controller *c);
 
 #endif

@@ -1,6 +1,7 @@
 /* Virtio devices of the microVM: configs, slot assignment, interrupt wiring, the I/O thread. */
 #include "vmm/devices.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,32 +210,47 @@ static int create_console(struct vmm_devices *d)
 	return add_window(d, &d->console->vdev) < 0 || virtio_console__attach(d->console, &d->loop) < 0 ? -1 : 0;
 }
 
-int vmm_devices__create(struct vmm_devices *d, struct machine *m, const struct vmm_devices_config *c)
+/* A device failed: name it, with the system's reason (the device may have printed more on stderr). */
+static int failed(char *err, size_t errlen, const char *what, const char *name)
+{
+	int e = errno;
+	snprintf(err, errlen, "cannot attach %s%s%s%s: %s", what, name ? " '" : "", name ? name : "", name ? "'" : "",
+		 e ? strerror(e) : "error");
+	return -1;
+}
+
+int vmm_devices__create(struct vmm_devices *d, struct machine *m, const struct vmm_devices_config *c, char *err,
+			size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
 	d->m = m;
 	/* Every virtio device can be snapshotted: its state handler must be known before any snapshot. */
 	if (virtio_snap__register() < 0) {
-		fprintf(stderr, "wisp: cannot register the virtio snapshot handler\n");
+		snprintf(err, errlen, "cannot register the virtio snapshot handler");
 		return -1;
 	}
 	if (!c || !nconfigured(c))
 		return 0;
-	if (ioloop__init(&d->loop) < 0) {
-		perror("wisp: cannot create the I/O thread's event loop");
-		return -1;
-	}
+	errno = 0;
+	if (ioloop__init(&d->loop) < 0)
+		return failed(err, errlen, "the I/O thread's event loop", NULL);
 	d->have_loop = true;
-	for (unsigned i = 0; i < c->nblock; i++)
+	for (unsigned i = 0; i < c->nblock; i++) {
+		errno = 0;
 		if (create_block(d, &c->block[i]) < 0)
-			return -1;
-	for (unsigned i = 0; i < c->nnet; i++)
+			return failed(err, errlen, "the drive", c->block[i].path);
+	}
+	for (unsigned i = 0; i < c->nnet; i++) {
+		errno = 0;
 		if (create_net(d, &c->net[i]) < 0)
-			return -1;
+			return failed(err, errlen, "the network interface on TAP", c->net[i].tap);
+	}
+	errno = 0;
 	if (c->rng && create_rng(d) < 0)
-		return -1;
+		return failed(err, errlen, "the entropy device", NULL);
+	errno = 0;
 	if (c->console && create_console(d) < 0)
-		return -1;
+		return failed(err, errlen, "the virtio console", NULL);
 	return 0;
 }
 

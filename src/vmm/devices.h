@@ -66,8 +66,9 @@ struct vmm_devices {
 	char console_path[64];
 };
 
-/* Create every configured device on machine m (before its device tree is built). Prints errors; -1. */
-int vmm_devices__create(struct vmm_devices *d, struct machine *m, const struct vmm_devices_config *c);
+/* Create every configured device on machine m (before its device tree is built). -1 with a message in err. */
+int vmm_devices__create(struct vmm_devices *d, struct machine *m, const struct vmm_devices_config *c, char *err,
+			size_t errlen);
 /* Start / stop the I/O thread. */
 int vmm_devices__start(struct vmm_devices *d);
 void vmm_devices__stop(struct vmm_devices *d);

@@ -486,10 +486,13 @@ int main(int argc, char **argv)
 	if (shortcut || o.config_file) {
 		char err[2048];
 		if (controller__start(&ctl, err, sizeof(err)) < 0) {
-			fatal(&ctl, err);
+			int code = controller__quit_code(&ctl); /* a signal during start-up: its status */
+			if (code < 0)
+				fatal(&ctl, err);
+			code = code < 0 ? 1 : code;
 			api_server__stop(&server);
 			controller__exit(&ctl);
-			return 1;
+			return code;
 		}
 	}
 	snapshot_cli__arm(&snap, &ctl);
@@ -498,7 +501,7 @@ int main(int argc, char **argv)
 	if (api)
 		api_router__exit(&router);
 	const char *why = controller__exit_reason(&ctl);
-	if (!o.elf && why)
+	if (why && (!o.elf || controller__exit_failed(&ctl)))
 		fprintf(stderr, "\nwisp: guest stopped (%s)\n", why);
 	controller__exit(&ctl);
 	return code;

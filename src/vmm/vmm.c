@@ -45,13 +45,14 @@ static void *timeout_thread(void *opaque)
 }
 
 /* machine__init's hook: the virtio devices take their slots before the device tree is built. */
-static int attach_devices(struct machine *m, void *opaque)
+static int attach_devices(struct machine *m, void *opaque, char *err, size_t errlen)
 {
 	struct vmm *v = opaque;
-	return vmm_devices__create(&v->devices, m, v->devices_cfg);
+	return vmm_devices__create(&v->devices, m, v->devices_cfg, err, errlen);
 }
 
-int vmm__create(struct vmm *v, const struct machine_config *cfg, int console_in, int console_out)
+int vmm__create(struct vmm *v, const struct machine_config *cfg, int console_in, int console_out, char *err,
+		size_t errlen)
 {
 	double timeout = v->timeout;
 	const struct vmm_devices_config *devices_cfg = v->devices_cfg;
@@ -62,13 +63,13 @@ int vmm__create(struct vmm *v, const struct machine_config *cfg, int console_in,
 	struct machine_config mcfg = *cfg;
 	mcfg.attach_devices = attach_devices;
 	mcfg.attach_opaque = v;
-	if (machine__init(&v->m, &mcfg, console__put, &v->con) < 0) {
+	if (machine__init(&v->m, &mcfg, console__put, &v->con, err, errlen) < 0) {
 		vmm_devices__exit(&v->devices);
 		machine__exit(&v->m);
 		return -1;
 	}
 	if (console__init(&v->con, &v->m, console_in, console_out) < 0) {
-		fprintf(stderr, "wisp: cannot start the console\n");
+		snprintf(err, errlen, "cannot start the console");
 		vmm_devices__exit(&v->devices);
 		machine__exit(&v->m);
 		return -1;
@@ -113,6 +114,9 @@ int vmm__wait(struct vmm *v)
 		pthread_join(v->timer, NULL);
 		v->have_timer = false;
 	}
+	/* The guest is gone: give the terminal back now, before anyone prints why (console__exit is idempotent). */
+	if (v->created)
+		console__exit(&v->con);
 	return v->m.exit_code;
 }
 

@@ -26,8 +26,9 @@ struct vmm {
 	struct vmm_devices devices;
 };
 
-/* Build the machine (load images, devices) without running it. Prints errors; returns -1. */
-int vmm__create(struct vmm *v, const struct machine_config *cfg, int console_in, int console_out);
+/* Build the machine (load images, devices) without running it. Returns -1 with a message in err. */
+int vmm__create(struct vmm *v, const struct machine_config *cfg, int console_in, int console_out, char *err,
+		size_t errlen);
 /* Start the vCPU threads. */
 int vmm__start(struct vmm *v);
 /* Wait for the guest to stop; returns wisp's exit status. */

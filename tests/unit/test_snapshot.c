@@ -32,7 +32,7 @@ static struct machine *new_machine(void)
 	struct machine *m = calloc(1, sizeof(*m));
 	assert_non_null(m);
 	struct machine_config cfg = { .mem_mib = MEM_MIB, .cpus = 1, .restore = true };
-	assert_int_equal(machine__init(m, &cfg, no_console, NULL), 0);
+	assert_int_equal(machine__init(m, &cfg, no_console, NULL, NULL, 0), 0);
 	return m;
 }
 
@@ -356,7 +356,7 @@ static void test_incomplete_and_illegal(void **state)
 	/* A machine of another size: refused before anything changes. */
 	struct machine *big = calloc(1, sizeof(*big));
 	struct machine_config cfg = { .mem_mib = 2 * MEM_MIB, .cpus = 1, .restore = true };
-	assert_int_equal(machine__init(big, &cfg, no_console, NULL), 0);
+	assert_int_equal(machine__init(big, &cfg, no_console, NULL, NULL, 0), 0);
 	build_file(a, &w);
 	uint64_t pc = big->harts[0]->pc;
 	assert_int_equal(restore_into(big, w.buf, w.len, err, sizeof(err)), -1);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jail/seccomp.h"
 #include "log/log.h"
 #include "snapshot/snapshot.h"
 #include "vmm/controller.h"
@@ -241,6 +242,7 @@ static void *trigger_thread(void *opaque)
 {
 	struct trigger *t = opaque;
 	struct vmm *v = t->c ? &t->c->vmm : t->v;
+	seccomp__enter(SECCOMP_SNAPSHOT);
 	log__set_thread_name("snapshot");
 	sigset_t set;
 	sigemptyset(&set);
@@ -283,6 +285,7 @@ static struct vmm restored;
 static void *signal_thread(void *opaque)
 {
 	sigset_t *set = opaque;
+	seccomp__enter(SECCOMP_SIGNALS);
 	log__set_thread_name("signals");
 	for (;;) {
 		int sig;

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jail/seccomp.h"
 #include "log/log.h"
 
 struct vcpu_arg {
@@ -17,6 +18,7 @@ struct vcpu_arg {
 static void *vcpu_thread(void *opaque)
 {
 	struct vmm *v = opaque;
+	seccomp__enter(SECCOMP_VCPU);
 	log__set_thread_name("vcpu0");
 	machine__run_hart(&v->m, 0);
 	return NULL;
@@ -27,6 +29,7 @@ static void *timeout_thread(void *opaque)
 	struct vmm *v = opaque;
 	struct machine *m = &v->m;
 	struct timespec deadline;
+	seccomp__enter(SECCOMP_TIMEOUT);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	double whole = (double)(time_t)v->timeout;
 	deadline.tv_sec += (time_t)v->timeout;

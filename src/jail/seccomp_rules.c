@@ -1,0 +1,254 @@
+/*
+ * The built-in allow-lists, one per thread kind, built from groups. This is the one place to add a system call
+ * a thread needs: find the thread's kind in build() at the bottom, add the call to one of its groups (or a new
+ * group), give it a comment saying who needs it, and run the tests (`wisp --seccomp-trap` names a forbidden
+ * call instead of just dying). docs/seccomp.md lists every kind's calls (`wisp --seccomp-print-filter`).
+ *
+ * Arguments are checked where it matters: ioctl requests, mmap/mprotect protections (PROT_EXEC only as
+ * PROT_READ|PROT_EXEC, for the translator's code cache, on the threads that build a machine), clone flags
+ * (threads only, no new process or namespace), socket domains, futex operations.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <linux/if_tun.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+#include "jail/seccomp_policy.h"
+
+#define COND(a, o, m, v, q, what) { .arg = (a), .op = (o), .mask = (m), .val = (v), .qword = (q), .comment = (what) }
+/* 32-bit comparisons ("dword"): the arguments checked here are ints, flags or ioctl numbers. */
+#define EQ(a, v) COND(a, SC_EQ, 0, (uint64_t)(v), false, #v)
+#define MASKED(a, m, v, what) COND(a, SC_MASKED_EQ, (uint64_t)(m), (uint64_t)(v), false, what)
+
+#define RULE(name, why, ...)                                                                                           \
+	{                                                                                                              \
+		.syscall = #name, .comment = (why),                                                                    \
+		.ncond = sizeof((struct sc_cond[]){ __VA_ARGS__ }) / sizeof(struct sc_cond), .cond = { __VA_ARGS__ }   \
+	}
+#define CALL(name, why) { .syscall = #name, .comment = (why) }
+#define ERRNO_RULE(name, e, why) { .syscall = #name, .comment = (why), .action = SCMP_ACT_ERRNO(e) }
+
+/* glibc's own real-time signals (SIGCANCEL, SIGSETXID) sit below the SIGRTMIN it reports: 32 and 33. */
+#define SIGRTMIN_GLIBC 32
+
+#define NO_EXEC(a) MASKED(a, PROT_EXEC, 0, "PROT_EXEC clear")
+#define FUTEX_CMD(cmd) MASKED(1, FUTEX_CMD_MASK, cmd, #cmd " (any PRIVATE/CLOCK_REALTIME flags)")
+
+/* Every thread: exit, locks and condition variables, the clock, log lines, malloc and abort(). */
+static const struct sc_rule base[] = {
+	CALL(exit, "thread exit"),
+	CALL(exit_group, "process exit"),
+	CALL(restart_syscall, "restarting a call interrupted by a stopped process"),
+	CALL(rt_sigreturn, "return from a signal handler"),
+	RULE(futex, "mutexes, condition variables, pthread_join", FUTEX_CMD(FUTEX_WAIT)),
+	RULE(futex, "mutexes, condition variables, pthread_join", FUTEX_CMD(FUTEX_WAKE)),
+	RULE(futex, "condition variables with a deadline", FUTEX_CMD(FUTEX_WAIT_BITSET)),
+	RULE(futex, "condition variables", FUTEX_CMD(FUTEX_WAKE_BITSET)),
+	CALL(clock_gettime, "the guest clock, log timestamps (when the vDSO cannot answer)"),
+	CALL(gettimeofday, "timestamps (when the vDSO cannot answer)"),
+	CALL(write, "log lines, the serial console, eventfd notifications"),
+	CALL(brk, "malloc"),
+	RULE(mmap, "malloc, thread stacks, guest RAM, snapshot memory files: never executable", NO_EXEC(2)),
+	RULE(mprotect, "malloc arenas, stack guards: never executable", NO_EXEC(2)),
+	CALL(munmap, "free, thread stacks, guest RAM"),
+	CALL(mremap, "realloc of large blocks"),
+	RULE(madvise, "free, thread stack release", EQ(2, MADV_DONTNEED)),
+	RULE(madvise, "free", EQ(2, MADV_FREE)),
+	CALL(getpid, "abort()"),
+	CALL(gettid, "abort()"),
+	RULE(tgkill, "abort() raising SIGABRT", EQ(2, SIGABRT)),
+	RULE(rt_sigaction, "abort() restoring SIGABRT's default", EQ(0, SIGABRT)),
+	CALL(rt_sigprocmask, "abort(), thread start and exit"),
+};
+
+/* Threads that start threads (pthread_create) and the calls a new thread makes before its own filter. */
+static const struct sc_rule threads[] = {
+	RULE(clone, "pthread_create: a thread of this process, never a new process or namespace",
+	     MASKED(0,
+		    CLONE_THREAD | CLONE_VM | CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |
+			    CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET,
+		    CLONE_THREAD | CLONE_VM, "CLONE_THREAD|CLONE_VM, no CLONE_NEW*")),
+	ERRNO_RULE(clone3, ENOSYS, "its flags cannot be checked (they are in memory): glibc falls back to clone"),
+	CALL(set_robust_list, "a new thread's start"),
+	CALL(rseq, "a new thread's start"),
+	RULE(prctl, "a new thread names itself", EQ(0, PR_SET_NAME)),
+	RULE(seccomp, "a new thread installs its own (narrower) filter", EQ(0, SECCOMP_SET_MODE_FILTER), EQ(1, 0)),
+	CALL(sched_getaffinity, "pthread_create"),
+	RULE(rt_sigaction, "glibc's first pthread_create installs its SIGSETXID handler", EQ(0, SIGRTMIN_GLIBC + 1)),
+	RULE(rt_sigaction, "glibc's first pthread_create installs its SIGCANCEL handler", EQ(0, SIGRTMIN_GLIBC)),
+};
+
+/* Files: configuration, kernel and initrd, drives, logs and metrics, snapshots. */
+static const struct sc_rule files[] = {
+	CALL(openat, "kernel, initrd, drives, log and metrics files, snapshots"),
+	CALL(close, "file descriptors"),
+	CALL(read, "files, eventfds"),
+	CALL(pread64, "snapshot state files, /proc/self/pagemap"),
+	CALL(pwrite64, "snapshot memory files"),
+	CALL(lseek, "file sizes, holes in snapshot memory files"),
+	CALL(fstat, "file types and sizes"),
+	CALL(newfstatat, "stat of configured paths"),
+	CALL(statx, "stat of configured paths"),
+	CALL(access, "drive permissions"),
+	CALL(faccessat, "drive permissions"),
+	CALL(faccessat2, "drive permissions"),
+	CALL(ftruncate, "snapshot memory files"),
+	CALL(fsync, "snapshot files"),
+	CALL(fdatasync, "snapshot files"),
+	CALL(rename, "snapshot files written under a temporary name"),
+	CALL(renameat, "snapshot files written under a temporary name"),
+	CALL(renameat2, "snapshot files written under a temporary name"),
+	CALL(unlink, "temporary snapshot files, the API socket"),
+	CALL(unlinkat, "temporary snapshot files, the API socket"),
+	CALL(copy_file_range, "merging a Diff memory file into its base"),
+	CALL(fcntl, "O_NONBLOCK on tap and pty file descriptors"),
+	CALL(flock, "drive locks"),
+	CALL(getrandom, "random MAC addresses"),
+};
+
+/*
+ * Building a machine (InstanceStart, snapshot load, the CLI boot): its devices and the translator's code cache:
+ * memfd_create + two MAP_SHARED mappings of it, one PROT_READ|PROT_WRITE, one PROT_READ|PROT_EXEC.
+ */
+static const struct sc_rule machine[] = {
+	CALL(memfd_create, "the translator's code cache"),
+	RULE(mmap, "the translator's code cache: readable and executable, never writable",
+	     EQ(2, PROT_READ | PROT_EXEC)),
+	CALL(eventfd2, "virtio queue notifications"),
+	CALL(epoll_create1, "the I/O thread's event loop"),
+	CALL(epoll_ctl, "the I/O thread's event loop"),
+	RULE(ioctl, "virtio-net: attach to the TAP interface", EQ(1, TUNSETIFF)),
+	RULE(ioctl, "virtio-net: virtio-net header", EQ(1, TUNSETVNETHDRSZ)),
+	RULE(ioctl, "virtio-net: no offloads", EQ(1, TUNSETOFFLOAD)),
+	RULE(ioctl, "terminal attributes (isatty, raw mode, restore at exit)", EQ(1, TCGETS)),
+	RULE(ioctl, "terminal raw mode and its restoration", EQ(1, TCSETS)),
+	RULE(ioctl, "virtio-console: the pseudo-terminal's number", EQ(1, TIOCGPTN)),
+	RULE(ioctl, "virtio-console: unlock the pseudo-terminal", EQ(1, TIOCSPTLCK)),
+};
+
+/* The API server: libmicrohttpd on the Unix socket. */
+static const struct sc_rule http[] = {
+	CALL(epoll_wait, "libmicrohttpd's event loop"),
+	CALL(epoll_pwait, "libmicrohttpd's event loop"),
+	CALL(epoll_ctl, "libmicrohttpd's event loop"),
+	CALL(poll, "the server loop: the socket and the stop eventfd"),
+	CALL(ppoll, "the server loop: the socket and the stop eventfd"),
+	CALL(accept4, "API connections"),
+	CALL(recvfrom, "API requests"),
+	CALL(sendto, "API responses"),
+	CALL(sendmsg, "API responses"),
+	CALL(writev, "API responses"),
+	CALL(shutdown, "closing API connections"),
+	CALL(setsockopt, "libmicrohttpd's socket options"),
+	CALL(getsockopt, "libmicrohttpd's socket options"),
+	CALL(read, "the stop eventfd"),
+	CALL(close, "API connections"),
+	CALL(fcntl, "non-blocking connections"),
+};
+
+/* Only the main thread: the API socket. */
+static const struct sc_rule vmm_own[] = {
+	RULE(socket, "the API socket: AF_UNIX only", EQ(0, AF_UNIX)),
+	CALL(bind, "the API socket"),
+	CALL(listen, "the API socket"),
+	CALL(getsockname, "libmicrohttpd's listening socket"),
+};
+
+/* The I/O thread: its event loop, disks, TAP, the virtio console's pty, entropy. */
+static const struct sc_rule io[] = {
+	CALL(epoll_wait, "the event loop"),
+	CALL(epoll_pwait, "the event loop"),
+	CALL(epoll_ctl, "the event loop"),
+	CALL(read, "eventfds, TAP frames, the pty"),
+	CALL(readv, "TAP frames"),
+	CALL(writev, "TAP frames"),
+	CALL(preadv, "virtio-blk reads"),
+	CALL(pwritev, "virtio-blk writes"),
+	CALL(fdatasync, "virtio-blk flushes"),
+	CALL(fsync, "virtio-blk flushes"),
+	CALL(getrandom, "virtio-rng"),
+};
+
+/* The serial console's input thread. */
+static const struct sc_rule console[] = {
+	CALL(poll, "wait for input"),
+	CALL(ppoll, "wait for input"),
+	CALL(read, "terminal input"),
+	CALL(nanosleep, "wait while the UART's FIFO is full"),
+	CALL(clock_nanosleep, "wait while the UART's FIFO is full"),
+};
+
+/* Threads that wait for signals. */
+static const struct sc_rule waiters[] = {
+	CALL(rt_sigtimedwait, "sigwait, sigtimedwait"),
+};
+
+#define GROUP(g) { g, sizeof(g) / sizeof(g[0]) }
+struct group {
+	const struct sc_rule *rules;
+	unsigned n;
+};
+
+/* Each kind: its groups (at most 6). */
+static const struct {
+	struct group g[6];
+} kinds[SECCOMP_NTHREADS] = {
+	[SECCOMP_VMM] = { { GROUP(base), GROUP(threads), GROUP(files), GROUP(machine), GROUP(http), GROUP(vmm_own) } },
+	[SECCOMP_API] = { { GROUP(base), GROUP(threads), GROUP(files), GROUP(machine), GROUP(http) } },
+	[SECCOMP_VCPU] = { { GROUP(base) } },
+	[SECCOMP_IO] = { { GROUP(base), GROUP(io) } },
+	[SECCOMP_CONSOLE] = { { GROUP(base), GROUP(console) } },
+	[SECCOMP_TIMEOUT] = { { GROUP(base) } },
+	[SECCOMP_METRICS] = { { GROUP(base) } },
+	[SECCOMP_SIGNALS] = { { GROUP(base), GROUP(waiters) } },
+	[SECCOMP_SNAPSHOT] = { { GROUP(base), GROUP(waiters), GROUP(threads), GROUP(files) } },
+};
+
+#define BIT(k) (1u << (k))
+
+/*
+ * Who starts whom. The main thread starts every kind (the API server, signals, and for a --config-file or CLI
+ * boot the machine's threads); the API thread starts a machine's threads (InstanceStart, snapshot load,
+ * resume); the snapshot trigger restarts the I/O thread when it resumes the guest.
+ */
+unsigned sc_policy__spawns(enum seccomp_thread kind)
+{
+	const unsigned machine_threads =
+		BIT(SECCOMP_VCPU) | BIT(SECCOMP_IO) | BIT(SECCOMP_CONSOLE) | BIT(SECCOMP_TIMEOUT) | BIT(SECCOMP_METRICS);
+	switch (kind) {
+	case SECCOMP_VMM:
+		return machine_threads | BIT(SECCOMP_API) | BIT(SECCOMP_SIGNALS) | BIT(SECCOMP_SNAPSHOT);
+	case SECCOMP_API:
+		return machine_threads;
+	case SECCOMP_SNAPSHOT:
+		return BIT(SECCOMP_IO);
+	default:
+		return 0;
+	}
+}
+
+int sc_policy__builtin(struct sc_policy *p, uint32_t default_action)
+{
+	memset(p, 0, sizeof(*p));
+	for (unsigned k = 0; k < SECCOMP_NTHREADS; k++) {
+		struct sc_filter *f = &p->f[k];
+		f->default_action = default_action;
+		f->filter_action = SCMP_ACT_ALLOW;
+		f->present = true;
+		for (unsigned g = 0; g < 6 && kinds[k].g[g].rules; g++)
+			for (unsigned i = 0; i < kinds[k].g[g].n; i++)
+				if (sc_policy__add(f, &kinds[k].g[g].rules[i]) < 0) {
+					sc_policy__free(p);
+					return -1;
+				}
+	}
+	return 0;
+}

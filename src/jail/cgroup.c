@@ -85,7 +85,7 @@ static int current_cgroup(const char *ctrl, char *out, size_t size)
 		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c2)
 			continue;
-		*c2 = 0;
+		*c1 = *c2 = 0;
 		bool match = ctrl ? has_word(c1 + 1, ctrl, ",") : (!strcmp(line, "0") && c1[1] == 0);
 		if (match) {
 			snprintf(out, size, "%s", c2 + 1);

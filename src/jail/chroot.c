@@ -150,7 +150,7 @@ static int elf_interp(const char *path, char *interp, size_t size, char *err, si
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	Elf64_Ehdr eh;
 	if (fd < 0 || pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 256) {
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || (eh.e_phnum && eh.e_phentsize != sizeof(Elf64_Phdr)) || eh.e_phnum > 256) {
 		snprintf(err, n, "--exec-file %s is not a 64-bit ELF executable", path);
 		if (fd >= 0)
 			close(fd);

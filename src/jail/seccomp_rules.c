@@ -46,14 +46,12 @@
 static const struct sc_rule base[] = {
 	CALL(exit, "thread exit"),
 	CALL(exit_group, "process exit"),
-	CALL(restart_syscall, "restarting a call interrupted by a stopped process"),
+	CALL(restart_syscall, "resuming a timed wait after SIGSTOP/SIGCONT"),
 	CALL(rt_sigreturn, "return from a signal handler"),
 	RULE(futex, "mutexes, condition variables, pthread_join", FUTEX_CMD(FUTEX_WAIT)),
 	RULE(futex, "mutexes, condition variables, pthread_join", FUTEX_CMD(FUTEX_WAKE)),
 	RULE(futex, "condition variables with a deadline", FUTEX_CMD(FUTEX_WAIT_BITSET)),
-	RULE(futex, "condition variables", FUTEX_CMD(FUTEX_WAKE_BITSET)),
 	CALL(clock_gettime, "the guest clock, log timestamps (when the vDSO cannot answer)"),
-	CALL(gettimeofday, "timestamps (when the vDSO cannot answer)"),
 	CALL(write, "log lines, the serial console, eventfd notifications"),
 	CALL(brk, "malloc"),
 	RULE(mmap, "malloc, thread stacks, guest RAM, snapshot memory files: never executable", NO_EXEC(2)),
@@ -61,7 +59,6 @@ static const struct sc_rule base[] = {
 	CALL(munmap, "free, thread stacks, guest RAM"),
 	CALL(mremap, "realloc of large blocks"),
 	RULE(madvise, "free, thread stack release", EQ(2, MADV_DONTNEED)),
-	RULE(madvise, "free", EQ(2, MADV_FREE)),
 	CALL(getpid, "abort()"),
 	CALL(gettid, "abort()"),
 	RULE(tgkill, "abort() raising SIGABRT", EQ(2, SIGABRT)),
@@ -81,7 +78,6 @@ static const struct sc_rule threads[] = {
 	CALL(rseq, "a new thread's start"),
 	RULE(prctl, "a new thread names itself", EQ(0, PR_SET_NAME)),
 	RULE(seccomp, "a new thread installs its own (narrower) filter", EQ(0, SECCOMP_SET_MODE_FILTER), EQ(1, 0)),
-	CALL(sched_getaffinity, "pthread_create"),
 	RULE(rt_sigaction, "glibc's first pthread_create installs its SIGSETXID handler", EQ(0, SIGRTMIN_GLIBC + 1)),
 	RULE(rt_sigaction, "glibc's first pthread_create installs its SIGCANCEL handler", EQ(0, SIGRTMIN_GLIBC)),
 };
@@ -96,18 +92,10 @@ static const struct sc_rule files[] = {
 	CALL(lseek, "file sizes, holes in snapshot memory files"),
 	CALL(fstat, "file types and sizes"),
 	CALL(newfstatat, "stat of configured paths"),
-	CALL(statx, "stat of configured paths"),
 	CALL(access, "drive permissions"),
-	CALL(faccessat, "drive permissions"),
-	CALL(faccessat2, "drive permissions"),
 	CALL(ftruncate, "snapshot memory files"),
-	CALL(fsync, "snapshot files"),
-	CALL(fdatasync, "snapshot files"),
 	CALL(rename, "snapshot files written under a temporary name"),
-	CALL(renameat, "snapshot files written under a temporary name"),
-	CALL(renameat2, "snapshot files written under a temporary name"),
 	CALL(unlink, "temporary snapshot files, the API socket"),
-	CALL(unlinkat, "temporary snapshot files, the API socket"),
 	CALL(copy_file_range, "merging a Diff memory file into its base"),
 	CALL(fcntl, "O_NONBLOCK on tap and pty file descriptors"),
 	CALL(flock, "drive locks"),
@@ -137,21 +125,15 @@ static const struct sc_rule machine[] = {
 /* The API server: libmicrohttpd on the Unix socket. */
 static const struct sc_rule http[] = {
 	CALL(epoll_wait, "libmicrohttpd's event loop"),
-	CALL(epoll_pwait, "libmicrohttpd's event loop"),
 	CALL(epoll_ctl, "libmicrohttpd's event loop"),
 	CALL(poll, "the server loop: the socket and the stop eventfd"),
-	CALL(ppoll, "the server loop: the socket and the stop eventfd"),
 	CALL(accept4, "API connections"),
 	CALL(recvfrom, "API requests"),
 	CALL(sendto, "API responses"),
 	CALL(sendmsg, "API responses"),
-	CALL(writev, "API responses"),
 	CALL(shutdown, "closing API connections"),
-	CALL(setsockopt, "libmicrohttpd's socket options"),
-	CALL(getsockopt, "libmicrohttpd's socket options"),
 	CALL(read, "the stop eventfd"),
 	CALL(close, "API connections"),
-	CALL(fcntl, "non-blocking connections"),
 };
 
 /* Only the main thread: the API socket. */
@@ -160,30 +142,26 @@ static const struct sc_rule vmm_own[] = {
 	CALL(bind, "the API socket"),
 	CALL(listen, "the API socket"),
 	CALL(getsockname, "libmicrohttpd's listening socket"),
+	CALL(getsockopt, "libmicrohttpd's listening socket"),
 };
 
 /* The I/O thread: its event loop, disks, TAP, the virtio console's pty, entropy. */
 static const struct sc_rule io[] = {
 	CALL(epoll_wait, "the event loop"),
-	CALL(epoll_pwait, "the event loop"),
 	CALL(epoll_ctl, "the event loop"),
 	CALL(read, "eventfds, TAP frames, the pty"),
-	CALL(readv, "TAP frames"),
 	CALL(writev, "TAP frames"),
 	CALL(preadv, "virtio-blk reads"),
 	CALL(pwritev, "virtio-blk writes"),
 	CALL(fdatasync, "virtio-blk flushes"),
-	CALL(fsync, "virtio-blk flushes"),
 	CALL(getrandom, "virtio-rng"),
 };
 
 /* The serial console's input thread. */
 static const struct sc_rule console[] = {
 	CALL(poll, "wait for input"),
-	CALL(ppoll, "wait for input"),
 	CALL(read, "terminal input"),
-	CALL(nanosleep, "wait while the UART's FIFO is full"),
-	CALL(clock_nanosleep, "wait while the UART's FIFO is full"),
+	CALL(clock_nanosleep, "usleep while the UART's FIFO is full"),
 };
 
 /* Threads that wait for signals. */

@@ -537,7 +537,8 @@ int main(int argc, char **argv)
 	close(p[0]);
 	if (k != 0) {
 		waitpid(child, NULL, 0);
-		goto fail;
+		undo(host_mnt, &cg, &tree);
+		return 1;
 	}
 	char pidfile[NAME_MAX + 8], pid[24];
 	snprintf(pidfile, sizeof(pidfile), "/%s.pid", tree.exec_name);
@@ -545,10 +546,11 @@ int main(int argc, char **argv)
 	int len = snprintf(pid, sizeof(pid), "%d\n", (int)child);
 	if (fd < 0 || write(fd, pid, (size_t)len) != len) {
 		fail("cannot write %s in the jail: %s (the VMM runs as pid %d)", pidfile, strerror(errno), (int)child);
-		return 1;
+		_exit(1);
 	}
 	close(fd);
-	return 0;
+	/* Still inside the jail, without /proc: no exit handlers (a sanitizer build's leak check needs /proc). */
+	_exit(0);
 fail:
 	undo(host_mnt, &cg, &tree);
 	return 1;

@@ -36,8 +36,9 @@
 #define CALL(name, why) { .syscall = #name, .comment = (why) }
 #define ERRNO_RULE(name, e, why) { .syscall = #name, .comment = (why), .action = SCMP_ACT_ERRNO(e) }
 
-/* glibc's own real-time signals (SIGCANCEL, SIGSETXID) sit below the SIGRTMIN it reports: 32 and 33. */
-#define SIGRTMIN_GLIBC 32
+/* glibc's own real-time signals, below the SIGRTMIN it reports. */
+#define SIGCANCEL_GLIBC 32
+#define SIGSETXID_GLIBC 33
 
 #define NO_EXEC(a) MASKED(a, PROT_EXEC, 0, "PROT_EXEC clear")
 #define FUTEX_CMD(cmd) MASKED(1, FUTEX_CMD_MASK, cmd, #cmd " (any PRIVATE/CLOCK_REALTIME flags)")
@@ -78,11 +79,11 @@ static const struct sc_rule threads[] = {
 	CALL(rseq, "a new thread's start"),
 	RULE(prctl, "a new thread names itself", EQ(0, PR_SET_NAME)),
 	RULE(seccomp, "a new thread installs its own (narrower) filter", EQ(0, SECCOMP_SET_MODE_FILTER), EQ(1, 0)),
-	RULE(rt_sigaction, "glibc's first pthread_create installs its SIGSETXID handler", EQ(0, SIGRTMIN_GLIBC + 1)),
-	RULE(rt_sigaction, "glibc's first pthread_create installs its SIGCANCEL handler", EQ(0, SIGRTMIN_GLIBC)),
+	RULE(rt_sigaction, "glibc's first pthread_create installs its SIGSETXID handler", EQ(0, SIGSETXID_GLIBC)),
+	RULE(rt_sigaction, "glibc's first pthread_create installs its SIGCANCEL handler", EQ(0, SIGCANCEL_GLIBC)),
 };
 
-/* Files: configuration, kernel and initrd, drives, logs and metrics, snapshots. */
+/* Files: kernel and initrd, drives, logs and metrics, snapshots (what the snapshot trigger needs too). */
 static const struct sc_rule files[] = {
 	CALL(openat, "kernel, initrd, drives, log and metrics files, snapshots"),
 	CALL(close, "file descriptors"),
@@ -92,14 +93,18 @@ static const struct sc_rule files[] = {
 	CALL(lseek, "file sizes, holes in snapshot memory files"),
 	CALL(fstat, "file types and sizes"),
 	CALL(newfstatat, "stat of configured paths"),
-	CALL(access, "drive permissions"),
 	CALL(ftruncate, "snapshot memory files"),
 	CALL(rename, "snapshot files written under a temporary name"),
 	CALL(unlink, "temporary snapshot files, the API socket"),
-	CALL(copy_file_range, "merging a Diff memory file into its base"),
+};
+
+/* Configuring: what checking and opening the configured resources needs beyond files. */
+static const struct sc_rule config[] = {
+	CALL(access, "drive permissions"),
 	CALL(fcntl, "O_NONBLOCK on tap and pty file descriptors"),
 	CALL(flock, "drive locks"),
 	CALL(getrandom, "random MAC addresses"),
+	CALL(copy_file_range, "--snapshot-merge"),
 };
 
 /*
@@ -169,25 +174,68 @@ static const struct sc_rule waiters[] = {
 	CALL(rt_sigtimedwait, "sigwait, sigtimedwait"),
 };
 
+/*
+ * Sanitizer builds (make test-san): what the ASan/UBSan/LSan runtime needs besides wisp, on every thread (its
+ * allocator and thread set-up) and, on the main thread, for LeakSanitizer's check at exit (a tracer task that
+ * ptraces the threads). Never in a normal build.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define WISP_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WISP_SANITIZED 1
+#endif
+#endif
+#ifdef WISP_SANITIZED
+static const struct sc_rule sanitizer[] = {
+	CALL(madvise, "sanitizer runtime: its allocator (MADV_DONTDUMP, MADV_NOHUGEPAGE...)"),
+	CALL(sigaltstack, "sanitizer runtime: per-thread signal stacks"),
+	CALL(sched_getaffinity, "sanitizer runtime: thread start"),
+	CALL(sched_yield, "sanitizer runtime: spin locks"),
+	CALL(getppid, "sanitizer runtime"),
+	CALL(open, "sanitizer reports: /proc/self/maps"),
+	CALL(openat, "sanitizer reports: /proc/self/maps"),
+	CALL(read, "sanitizer reports: /proc/self/maps"),
+	CALL(close, "sanitizer reports"),
+	CALL(readlink, "sanitizer reports: /proc/self/exe"),
+};
+static const struct sc_rule sanitizer_exit[] = {
+	CALL(clone, "LeakSanitizer: its tracer task (not a thread)"),
+	CALL(ptrace, "LeakSanitizer: stopping the threads to scan them"),
+	CALL(wait4, "LeakSanitizer: the tracer"),
+	CALL(prctl, "LeakSanitizer: PR_SET_DUMPABLE, PR_SET_PTRACER, PR_SET_PDEATHSIG"),
+	CALL(getdents, "LeakSanitizer: /proc/self/task"),
+	CALL(getdents64, "LeakSanitizer: /proc/self/task"),
+	CALL(rt_sigaction, "LeakSanitizer: the tracer's handlers"),
+	CALL(kill, "LeakSanitizer: the tracer"),
+};
+#define SANITIZER GROUP(sanitizer),
+#define SANITIZER_EXIT GROUP(sanitizer_exit),
+#else
+#define SANITIZER
+#define SANITIZER_EXIT
+#endif
+
 #define GROUP(g) { g, sizeof(g) / sizeof(g[0]) }
 struct group {
 	const struct sc_rule *rules;
 	unsigned n;
 };
 
-/* Each kind: its groups (at most 6). */
+/* Each kind: its groups (at most 10). */
 static const struct {
-	struct group g[6];
+	struct group g[10];
 } kinds[SECCOMP_NTHREADS] = {
-	[SECCOMP_VMM] = { { GROUP(base), GROUP(threads), GROUP(files), GROUP(machine), GROUP(http), GROUP(vmm_own) } },
-	[SECCOMP_API] = { { GROUP(base), GROUP(threads), GROUP(files), GROUP(machine), GROUP(http) } },
-	[SECCOMP_VCPU] = { { GROUP(base) } },
-	[SECCOMP_IO] = { { GROUP(base), GROUP(io) } },
-	[SECCOMP_CONSOLE] = { { GROUP(base), GROUP(console) } },
-	[SECCOMP_TIMEOUT] = { { GROUP(base) } },
-	[SECCOMP_METRICS] = { { GROUP(base) } },
-	[SECCOMP_SIGNALS] = { { GROUP(base), GROUP(waiters) } },
-	[SECCOMP_SNAPSHOT] = { { GROUP(base), GROUP(waiters), GROUP(threads), GROUP(files) } },
+	[SECCOMP_VMM] = { { GROUP(base), GROUP(threads), GROUP(files), GROUP(config), GROUP(machine), GROUP(http),
+			    GROUP(vmm_own), SANITIZER SANITIZER_EXIT } },
+	[SECCOMP_API] = { { GROUP(base), GROUP(threads), GROUP(files), GROUP(config), GROUP(machine), GROUP(http), SANITIZER } },
+	[SECCOMP_VCPU] = { { GROUP(base), SANITIZER } },
+	[SECCOMP_IO] = { { GROUP(base), GROUP(io), SANITIZER } },
+	[SECCOMP_CONSOLE] = { { GROUP(base), GROUP(console), SANITIZER } },
+	[SECCOMP_TIMEOUT] = { { GROUP(base), SANITIZER } },
+	[SECCOMP_METRICS] = { { GROUP(base), SANITIZER } },
+	[SECCOMP_SIGNALS] = { { GROUP(base), GROUP(waiters), SANITIZER } },
+	[SECCOMP_SNAPSHOT] = { { GROUP(base), GROUP(waiters), GROUP(threads), GROUP(files), SANITIZER } },
 };
 
 #define BIT(k) (1u << (k))
@@ -221,7 +269,7 @@ int sc_policy__builtin(struct sc_policy *p, uint32_t default_action)
 		f->default_action = default_action;
 		f->filter_action = SCMP_ACT_ALLOW;
 		f->present = true;
-		for (unsigned g = 0; g < 6 && kinds[k].g[g].rules; g++)
+		for (unsigned g = 0; g < 10 && kinds[k].g[g].rules; g++)
 			for (unsigned i = 0; i < kinds[k].g[g].n; i++)
 				if (sc_policy__add(f, &kinds[k].g[g].rules[i]) < 0) {
 					sc_policy__free(p);

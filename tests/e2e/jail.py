@@ -74,6 +74,11 @@ def remove_cgroups(parent, ident, version=1):
                     pass  # shared parent still in use
 
 
+def sanitized(wisp):
+    r = subprocess.run([wisp, "--seccomp-print-filter"], capture_output=True, text=True, check=True)
+    return "LeakSanitizer" in r.stdout
+
+
 def check_jailed(pid, root, netns, ident, parent):
     st = status(pid)
     assert field(st, "Uid") == [str(UID)] * 4, st
@@ -162,7 +167,10 @@ def scenario_boot(wisp, jailer, image, initrd, tmp):
         g.run("ip addr add 10.78.0.2/24 dev eth0 && ip link set eth0 up; echo UP=$?", rb"UP=0")
         g.run("ping -c 2 -W 5 10.78.0.1", rb"2 packets transmitted, 2 packets received", timeout=60)
         g.send("poweroff\n")
-        assert g.wait_exit(120) == 0
+        code = g.wait_exit(120)
+        # A sanitizer build's leak check at exit needs /proc, which the jail does not have.
+        no_lsan = b"LeakSanitizer has encountered a fatal error" in g.out and b"/task for reading" in g.out
+        assert code == 0 or (sanitized(wisp) and no_lsan), code
         print("jail boot: OK")
     finally:
         if g:

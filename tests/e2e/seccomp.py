@@ -109,10 +109,12 @@ def scenario_violate(wisp, image, initrd, tmp):
     rx = "0:4096:5:34:-1:0"   # PROT_READ|PROT_EXEC
     killed = ["vmm:execve", "vmm:ptrace", f"vmm:mmap:{rwx}", "vmm:mprotect:0:4096:5", "vmm:socket:2:1:0",
               "api:execve", "api:socket:2:1:0", f"api:mmap:{rwx}",
-              "vcpu:openat:-100:0:0", "vcpu:socket:1:1:0", f"vcpu:mmap:{rx}", "vcpu:memfd_create:0:0",
-              "io:openat:-100:0:0", "io:socket:1:1:0", f"io:mmap:{rx}",
-              "console:openat:-100:0:0", "timeout:openat:-100:0:0", "metrics:openat:-100:0:0",
-              "signals:openat:-100:0:0", "snapshot:socket:1:1:0", "snapshot:execve"]
+              "vcpu:socket:1:1:0", f"vcpu:mmap:{rx}", "vcpu:memfd_create:0:0", "vcpu:ioctl:0:1074025674:0",
+              "io:socket:1:1:0", f"io:mmap:{rx}", "console:socket:1:1:0", "timeout:socket:1:1:0",
+              "metrics:socket:1:1:0", "signals:socket:1:1:0", "snapshot:socket:1:1:0", "snapshot:execve"]
+    r = subprocess.run([wisp, "--seccomp-print-filter"], capture_output=True, text=True, check=True)
+    if "LeakSanitizer" in r.stdout:  # a sanitizer build: its leak check at exit needs ptrace
+        killed.remove("vmm:ptrace")
     for hook in killed:
         code, err = run(wisp, image, initrd, tmp, hook)
         print(f"{hook}: status {code}")
@@ -122,12 +124,12 @@ def scenario_violate(wisp, image, initrd, tmp):
         code, err = run(wisp, image, initrd, tmp, hook)
         assert code == 124 and "seccomp self-test" in err, (hook, code, err[-2000:])
     # --seccomp-trap reports the thread and the call, then dies of SIGSYS all the same.
-    code, err = run(wisp, image, initrd, tmp, "vcpu:openat:-100:0:0", ["--seccomp-trap"])
-    assert code == KILLED and "the vcpu thread made a system call its filter forbids: openat (257)" in err, (code, err)
+    code, err = run(wisp, image, initrd, tmp, "vcpu:socket:1:1:0", ["--seccomp-trap"])
+    assert code == KILLED and "the vcpu thread made a system call its filter forbids: socket (41)" in err, (code, err)
     # Level 1 checks system calls but not their arguments; level 0 and --no-seccomp check nothing.
     code, err = run(wisp, image, initrd, tmp, f"vmm:mmap:{rwx}", ["--seccomp-level", "1"])
     assert code == 124, (code, err[-2000:])
-    code, err = run(wisp, image, initrd, tmp, "vcpu:openat:-100:0:0", ["--seccomp-level", "1"])
+    code, err = run(wisp, image, initrd, tmp, "vcpu:socket:1:1:0", ["--seccomp-level", "1"])
     assert code == KILLED, code
     for opt in (["--no-seccomp"], ["--seccomp-level", "0"]):
         code, err = run(wisp, image, initrd, tmp, "vcpu:execve", opt)

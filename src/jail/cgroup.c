@@ -132,7 +132,9 @@ int jail_cgroups__plan(struct jail_cgroups *c, int version, const char *parent, 
 		return -1;
 	}
 	char unified[PATH_MAX] = "";
-	struct { char ctrl[64], mount[PATH_MAX]; } v1[64];
+	struct {
+		char ctrl[64], mount[PATH_MAX];
+	} v1[64];
 	unsigned nv1 = 0;
 	for (struct mntent *m; (m = getmntent(mf));) {
 		if (!strcmp(m->mnt_type, "cgroup2") && !unified[0])
@@ -169,20 +171,24 @@ int jail_cgroups__plan(struct jail_cgroups *c, int version, const char *parent, 
 				return -1;
 			d->cpuset |= !strcmp(ctrl, "cpuset");
 			if (!d->orig[0] && current_cgroup(ctrl, d->orig, sizeof(d->orig)) < 0) {
-				snprintf(err, n, "cannot tell wisp-jailer's own %s cgroup from /proc/self/cgroup", ctrl);
+				snprintf(err, n, "cannot tell wisp-jailer's own %s cgroup from /proc/self/cgroup",
+					 ctrl);
 				return -1;
 			}
 		} else {
 			if (!unified[0]) {
-				snprintf(err, n, "--cgroup-version 2: no cgroup2 file system is mounted (see /proc/mounts)");
+				snprintf(err, n,
+					 "--cgroup-version 2: no cgroup2 file system is mounted (see /proc/mounts)");
 				return -1;
 			}
 			char path[PATH_MAX + 32], avail[4096];
 			snprintf(path, sizeof(path), "%s/cgroup.controllers", unified);
 			if (ctrl[0] && (read_small(path, avail, sizeof(avail)) < 0 || !has_word(avail, ctrl, " "))) {
 				snprintf(err, n,
-					 "--cgroup %s: the %s controller is not available in the cgroup v2 hierarchy at %s "
-					 "(its cgroup.controllers: \"%s\"; is it bound to a v1 hierarchy? --cgroup-version 1)",
+					 "--cgroup %s: the %s controller is not available in the cgroup v2 hierarchy "
+					 "at %s "
+					 "(its cgroup.controllers: \"%s\"; is it bound to a v1 hierarchy? "
+					 "--cgroup-version 1)",
 					 set[i].file, ctrl, unified, avail);
 				return -1;
 			}
@@ -232,14 +238,17 @@ static int enable_controllers(struct jail_cgroups *c, struct jail_cgroup_dir *d,
 			char path[PATH_MAX + 32], on[4096], plus[80];
 			snprintf(path, sizeof(path), "%s/cgroup.subtree_control", level);
 			snprintf(plus, sizeof(plus), "+%s", ctrl);
-			if (read_small(path, on, sizeof(on)) < 0 || (!has_word(on, ctrl, " ") && write_str(path, plus) < 0)) {
-				snprintf(err, n, "cannot enable the %s controller in %s: %s", ctrl, path, strerror(errno));
+			if (read_small(path, on, sizeof(on)) < 0 ||
+			    (!has_word(on, ctrl, " ") && write_str(path, plus) < 0)) {
+				snprintf(err, n, "cannot enable the %s controller in %s: %s", ctrl, path,
+					 strerror(errno));
 				return -1;
 			}
 			const char *next = strchr(rest + 1, '/');
 			if (!next)
 				break; /* level is the leaf's parent */
-			snprintf(level + strlen(level), sizeof(level) - strlen(level), "%.*s", (int)(next - rest), rest);
+			snprintf(level + strlen(level), sizeof(level) - strlen(level), "%.*s", (int)(next - rest),
+				 rest);
 			rest = next;
 		}
 	}
@@ -284,7 +293,8 @@ int jail_cgroups__apply(struct jail_cgroups *c, char *err, size_t n)
 		char path[PATH_MAX + 256];
 		snprintf(path, sizeof(path), "%s/%s", d ? d->leaf : "?", s->file);
 		if (!d || write_str(path, s->value) < 0) {
-			snprintf(err, n, "cannot write \"%s\" to the cgroup file %s: %s", s->value, path, strerror(errno));
+			snprintf(err, n, "cannot write \"%s\" to the cgroup file %s: %s", s->value, path,
+				 strerror(errno));
 			goto fail;
 		}
 	}

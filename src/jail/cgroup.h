@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define JAIL_MAX_CGROUPS 32
+#define JAIL_MAX_CGROUPS  32
 #define JAIL_CGROUP_DEPTH 16
 
 struct jail_cgroup_setting {

@@ -72,7 +72,8 @@ int jail_tree__plan(struct jail_tree *t, const char *base, const char *exec_file
 	size_t bl = strlen(base);
 	while (bl > 1 && base[bl - 1] == '/')
 		bl--;
-	if (snprintf(t->instance, sizeof(t->instance), "%.*s/%s/%s", (int)bl, base, name, id) >= (int)sizeof(t->instance) ||
+	if (snprintf(t->instance, sizeof(t->instance), "%.*s/%s/%s", (int)bl, base, name, id) >=
+		    (int)sizeof(t->instance) ||
 	    snprintf(t->root, sizeof(t->root), "%s/root", t->instance) >= (int)sizeof(t->root) - 256) {
 		snprintf(err, n, "the chroot path under %s is too long", base);
 		return -1;
@@ -150,7 +151,8 @@ static int elf_interp(const char *path, char *interp, size_t size, char *err, si
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	Elf64_Ehdr eh;
 	if (fd < 0 || pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || (eh.e_phnum && eh.e_phentsize != sizeof(Elf64_Phdr)) || eh.e_phnum > 256) {
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || (eh.e_phnum && eh.e_phentsize != sizeof(Elf64_Phdr)) ||
+	    eh.e_phnum > 256) {
 		snprintf(err, n, "--exec-file %s is not a 64-bit ELF executable", path);
 		if (fd >= 0)
 			close(fd);
@@ -165,7 +167,8 @@ static int elf_interp(const char *path, char *interp, size_t size, char *err, si
 		}
 		if (ph.p_type != PT_INTERP)
 			continue;
-		if (ph.p_filesz < 2 || ph.p_filesz > size || pread(fd, interp, ph.p_filesz, (off_t)ph.p_offset) != (ssize_t)ph.p_filesz ||
+		if (ph.p_filesz < 2 || ph.p_filesz > size ||
+		    pread(fd, interp, ph.p_filesz, (off_t)ph.p_offset) != (ssize_t)ph.p_filesz ||
 		    interp[ph.p_filesz - 1] || interp[0] != '/') {
 			r = -1;
 			interp[0] = 0;
@@ -222,7 +225,8 @@ static int add_libraries(struct jail_tree *t, const char *exec_file, char *err, 
 		return -1;
 	}
 	int r = add_library(t, interp, err, n);
-	for (char *save = NULL, *line = strtok_r(list, "\n", &save); line && r == 0; line = strtok_r(NULL, "\n", &save)) {
+	for (char *save = NULL, *line = strtok_r(list, "\n", &save); line && r == 0;
+	     line = strtok_r(NULL, "\n", &save)) {
 		if (strstr(line, "=> not found")) {
 			snprintf(err, n, "--exec-file %s needs a library the host does not have:%s", exec_file, line);
 			r = -1;

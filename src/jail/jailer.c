@@ -29,8 +29,8 @@
 #include "jail/cgroup.h"
 #include "jail/chroot.h"
 
-#define ID_MAX 64
-#define MAX_LIMITS 8
+#define ID_MAX		64
+#define MAX_LIMITS	8
 #define DEFAULT_NO_FILE 2048 /* Firecracker's bound when no --resource-limit is given */
 
 struct args {
@@ -61,7 +61,8 @@ static void usage(FILE *f)
 		"  --chroot-base-dir DIR  where jails are built (default /srv/jailer): DIR/<exec name>/<id>/root\n"
 		"  --netns PATH         join the network namespace at PATH (e.g. /var/run/netns/NAME)\n"
 		"  --daemonize          new session, standard input and output on /dev/null\n"
-		"  --new-pid-ns         run the VMM as PID 1 of a new PID namespace (its pid in <chroot>/<exec name>.pid)\n"
+		"  --new-pid-ns         run the VMM as PID 1 of a new PID namespace (its pid in <chroot>/<exec "
+		"name>.pid)\n"
 		"  --cgroup-version 1|2 the cgroup hierarchy for --cgroup (default 1)\n"
 		"  --cgroup FILE=VALUE  write VALUE to FILE (e.g. cpuset.cpus=0, memory.limit_in_bytes=256M) in the\n"
 		"                       VMM's cgroup <hierarchy>/<parent>/<id> (repeatable)\n"
@@ -136,8 +137,22 @@ static bool valid_parent_cgroup(const char *p)
 /* 0: go on; else the exit status (2 for a bad argument). */
 static int parse_args(struct args *a, int argc, char **argv)
 {
-	enum { O_ID = 256, O_EXEC, O_UID, O_GID, O_BASE, O_NETNS, O_DAEMON, O_PIDNS, O_CGV, O_CG, O_PARENT, O_LIMIT,
-	       O_HELP, O_VERSION };
+	enum {
+		O_ID = 256,
+		O_EXEC,
+		O_UID,
+		O_GID,
+		O_BASE,
+		O_NETNS,
+		O_DAEMON,
+		O_PIDNS,
+		O_CGV,
+		O_CG,
+		O_PARENT,
+		O_LIMIT,
+		O_HELP,
+		O_VERSION
+	};
 	static const struct option opts[] = {
 		{ "id", required_argument, NULL, O_ID },
 		{ "exec-file", required_argument, NULL, O_EXEC },
@@ -163,16 +178,13 @@ static int parse_args(struct args *a, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		uint32_t v;
 		switch (c) {
-		case O_ID:
-			a->id = optarg;
-			break;
-		case O_EXEC:
-			a->exec_file = optarg;
-			break;
+		case O_ID: a->id = optarg; break;
+		case O_EXEC: a->exec_file = optarg; break;
 		case O_UID:
 		case O_GID:
 			if (parse_u32(optarg, &v) < 0) {
-				fail("--%s takes a number from 0 to 4294967294, not '%s'", c == O_UID ? "uid" : "gid", optarg);
+				fail("--%s takes a number from 0 to 4294967294, not '%s'", c == O_UID ? "uid" : "gid",
+				     optarg);
 				return 2;
 			}
 			if (c == O_UID) {
@@ -183,18 +195,10 @@ static int parse_args(struct args *a, int argc, char **argv)
 				a->has_gid = true;
 			}
 			break;
-		case O_BASE:
-			a->chroot_base = optarg;
-			break;
-		case O_NETNS:
-			a->netns = optarg;
-			break;
-		case O_DAEMON:
-			a->daemonize = true;
-			break;
-		case O_PIDNS:
-			a->new_pid_ns = true;
-			break;
+		case O_BASE: a->chroot_base = optarg; break;
+		case O_NETNS: a->netns = optarg; break;
+		case O_DAEMON: a->daemonize = true; break;
+		case O_PIDNS: a->new_pid_ns = true; break;
 		case O_CGV:
 			if (strcmp(optarg, "1") && strcmp(optarg, "2")) {
 				fail("--cgroup-version takes 1 or 2, not '%s'", optarg);
@@ -226,7 +230,8 @@ static int parse_args(struct args *a, int argc, char **argv)
 		}
 		case O_PARENT:
 			if (!valid_parent_cgroup(optarg)) {
-				fail("--parent-cgroup takes a relative path of [A-Za-z0-9._-] components, not '%s'", optarg);
+				fail("--parent-cgroup takes a relative path of [A-Za-z0-9._-] components, not '%s'",
+				     optarg);
 				return 2;
 			}
 			a->parent_cgroup = optarg;
@@ -249,12 +254,8 @@ static int parse_args(struct args *a, int argc, char **argv)
 			a->limits[a->nlimits++].value = (rlim_t)v;
 			break;
 		}
-		case O_HELP:
-			usage(stdout);
-			return 1;
-		case O_VERSION:
-			printf("wisp-jailer 0.1.0\n");
-			return 1;
+		case O_HELP: usage(stdout); return 1;
+		case O_VERSION: printf("wisp-jailer 0.1.0\n"); return 1;
 		default:
 			if (optopt && optopt < 256)
 				fail("unknown option '-%c'", optopt);
@@ -270,7 +271,11 @@ static int parse_args(struct args *a, int argc, char **argv)
 	}
 	a->vmm_argv = argv + optind;
 	a->vmm_argc = argc - optind;
-	const char *missing = !a->id ? "--id" : !a->exec_file ? "--exec-file" : !a->has_uid ? "--uid" : !a->has_gid ? "--gid" : NULL;
+	const char *missing = !a->id	      ? "--id"
+			      : !a->exec_file ? "--exec-file"
+			      : !a->has_uid   ? "--uid"
+			      : !a->has_gid   ? "--gid"
+					      : NULL;
 	if (missing) {
 		fail("%s is required. Try wisp-jailer --help.", missing);
 		return 2;
@@ -320,7 +325,8 @@ static int validate(const struct args *a, int *netns_fd)
 			return -1;
 		}
 		if (ioctl(*netns_fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
-			fail("--netns %s is not a network namespace (ip netns add NAME makes /var/run/netns/NAME)", a->netns);
+			fail("--netns %s is not a network namespace (ip netns add NAME makes /var/run/netns/NAME)",
+			     a->netns);
 			return -1;
 		}
 	}
@@ -339,7 +345,8 @@ static int set_limits(const struct args *a)
 		struct rlimit rl = { a->limits[i].value, a->limits[i].value };
 		nofile |= a->limits[i].resource == RLIMIT_NOFILE;
 		if (setrlimit(a->limits[i].resource, &rl) < 0) {
-			fail("cannot set the %s limit to %llu: %s", a->limits[i].resource == RLIMIT_NOFILE ? "no-file" : "fsize",
+			fail("cannot set the %s limit to %llu: %s",
+			     a->limits[i].resource == RLIMIT_NOFILE ? "no-file" : "fsize",
 			     (unsigned long long)a->limits[i].value, strerror(errno));
 			return -1;
 		}
@@ -463,8 +470,8 @@ int main(int argc, char **argv)
 	static struct jail_cgroups cg;
 	char err[2 * PATH_MAX];
 	if (jail_tree__plan(&tree, a.chroot_base, a.exec_file, a.id, err, sizeof(err)) < 0 ||
-	    jail_cgroups__plan(&cg, a.cgroup_version, a.parent_cgroup ? a.parent_cgroup : tree.exec_name, a.id, a.cgroups,
-			       a.ncgroups, err, sizeof(err)) < 0) {
+	    jail_cgroups__plan(&cg, a.cgroup_version, a.parent_cgroup ? a.parent_cgroup : tree.exec_name, a.id,
+			       a.cgroups, a.ncgroups, err, sizeof(err)) < 0) {
 		fail("%s", err);
 		return 1;
 	}

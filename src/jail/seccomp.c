@@ -20,12 +20,12 @@
 #include "jail/seccomp_policy.h"
 
 #define CONFIG_FILE_MAX (1 << 20)
-#define NAMES_MAX 512 /* system call numbers named by --seccomp-trap's report */
+#define NAMES_MAX	512 /* system call numbers named by --seccomp-trap's report */
 
 static const char *const kind_names[SECCOMP_NTHREADS] = {
-	[SECCOMP_VMM] = "vmm",		   [SECCOMP_API] = "api",	  [SECCOMP_VCPU] = "vcpu",
-	[SECCOMP_IO] = "io",		   [SECCOMP_CONSOLE] = "console", [SECCOMP_TIMEOUT] = "timeout",
-	[SECCOMP_METRICS] = "metrics",	   [SECCOMP_SIGNALS] = "signals", [SECCOMP_SNAPSHOT] = "snapshot",
+	[SECCOMP_VMM] = "vmm",	       [SECCOMP_API] = "api",	      [SECCOMP_VCPU] = "vcpu",
+	[SECCOMP_IO] = "io",	       [SECCOMP_CONSOLE] = "console", [SECCOMP_TIMEOUT] = "timeout",
+	[SECCOMP_METRICS] = "metrics", [SECCOMP_SIGNALS] = "signals", [SECCOMP_SNAPSHOT] = "snapshot",
 };
 
 /*
@@ -74,8 +74,12 @@ static unsigned descendants(enum seccomp_thread kind)
 
 static struct scmp_arg_cmp to_cmp(const struct sc_cond *c)
 {
-	static const enum scmp_compare ops[] = { [SC_EQ] = SCMP_CMP_EQ, [SC_NE] = SCMP_CMP_NE, [SC_LT] = SCMP_CMP_LT,
-						 [SC_LE] = SCMP_CMP_LE, [SC_GT] = SCMP_CMP_GT, [SC_GE] = SCMP_CMP_GE,
+	static const enum scmp_compare ops[] = { [SC_EQ] = SCMP_CMP_EQ,
+						 [SC_NE] = SCMP_CMP_NE,
+						 [SC_LT] = SCMP_CMP_LT,
+						 [SC_LE] = SCMP_CMP_LE,
+						 [SC_GT] = SCMP_CMP_GT,
+						 [SC_GE] = SCMP_CMP_GE,
 						 [SC_MASKED_EQ] = SCMP_CMP_MASKED_EQ };
 	if (c->qword)
 		return (struct scmp_arg_cmp){ c->arg, ops[c->op], c->op == SC_MASKED_EQ ? c->mask : c->val, c->val };
@@ -83,7 +87,8 @@ static struct scmp_arg_cmp to_cmp(const struct sc_cond *c)
 	if (c->op == SC_EQ)
 		return (struct scmp_arg_cmp){ c->arg, SCMP_CMP_MASKED_EQ, 0xffffffffu, (uint32_t)c->val };
 	if (c->op == SC_MASKED_EQ)
-		return (struct scmp_arg_cmp){ c->arg, SCMP_CMP_MASKED_EQ, (uint32_t)c->mask, (uint32_t)c->mask & c->val };
+		return (struct scmp_arg_cmp){ c->arg, SCMP_CMP_MASKED_EQ, (uint32_t)c->mask,
+					      (uint32_t)c->mask & c->val };
 	return (struct scmp_arg_cmp){ c->arg, ops[c->op], (uint32_t)c->val, 0 };
 }
 
@@ -128,7 +133,8 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *out, char *err, si
 	}
 	int rc = seccomp_export_bpf(ctx, fd);
 	off_t size = rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
-	if (rc < 0 || size <= 0 || size % sizeof(struct sock_filter) || size / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+	if (rc < 0 || size <= 0 || size % sizeof(struct sock_filter) ||
+	    size / sizeof(struct sock_filter) > BPF_MAXINSNS) {
 		snprintf(err, n, "cannot export the filter%s", size > 0 ? ": too large" : "");
 		close(fd);
 		return -1;
@@ -192,7 +198,8 @@ static char *read_policy(const char *path, size_t *len, char *err, size_t n)
 		got += (size_t)r;
 	close(fd);
 	if (!buf || r < 0 || got > CONFIG_FILE_MAX) {
-		snprintf(err, n, "cannot read the seccomp filter %s%s", path, got > CONFIG_FILE_MAX ? ": over 1 MiB" : "");
+		snprintf(err, n, "cannot read the seccomp filter %s%s", path,
+			 got > CONFIG_FILE_MAX ? ": over 1 MiB" : "");
 		free(buf);
 		return NULL;
 	}
@@ -371,7 +378,8 @@ int seccomp__setup(const struct seccomp_options *o, char *err, size_t n)
 		}
 		/* --seccomp-trap turns the file's kills into reports too. */
 		for (unsigned k = 0; o->trap && k < SECCOMP_NTHREADS; k++)
-			if (p.f[k].default_action == SCMP_ACT_KILL_PROCESS || p.f[k].default_action == SCMP_ACT_KILL_THREAD)
+			if (p.f[k].default_action == SCMP_ACT_KILL_PROCESS ||
+			    p.f[k].default_action == SCMP_ACT_KILL_THREAD)
 				p.f[k].default_action = SCMP_ACT_TRAP;
 	} else if (sc_policy__builtin(&p, dflt) < 0) {
 		snprintf(err, n, "out of memory");

@@ -8,14 +8,15 @@
 
 void seccomp_cli__usage(FILE *f)
 {
-	fprintf(f, "Seccomp (per-thread system call filters, on by default; docs/seccomp.md):\n"
-		   "  --no-seccomp       no filters (not for production)\n"
-		   "  --seccomp-filter FILE  the filters from FILE (JSON: Firecracker's seccompiler format, one filter\n"
-		   "                     per wisp thread kind) instead of the built-in ones\n"
-		   "  --seccomp-level N  0: no filters, 1: system calls only, 2 (default): also their arguments\n"
-		   "  --seccomp-trap     report a forbidden system call (thread, name, number) on standard error\n"
-		   "                     before dying of SIGSYS, instead of dying silently\n"
-		   "  --seccomp-print-filter  print the built-in filters as a --seccomp-filter file and exit\n\n");
+	fprintf(f,
+		"Seccomp (per-thread system call filters, on by default; docs/seccomp.md):\n"
+		"  --no-seccomp       no filters (not for production)\n"
+		"  --seccomp-filter FILE  the filters from FILE (JSON: Firecracker's seccompiler format, one filter\n"
+		"                     per wisp thread kind) instead of the built-in ones\n"
+		"  --seccomp-level N  0: no filters, 1: system calls only, 2 (default): also their arguments\n"
+		"  --seccomp-trap     report a forbidden system call (thread, name, number) on standard error\n"
+		"                     before dying of SIGSYS, instead of dying silently\n"
+		"  --seccomp-print-filter  print the built-in filters as a --seccomp-filter file and exit\n\n");
 }
 
 int seccomp_cli__parse(struct seccomp_options *o, int *argc, char **argv)

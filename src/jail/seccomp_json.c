@@ -49,13 +49,14 @@ static const struct {
 	const char *name;
 	uint32_t action;
 } simple_actions[] = {
-	{ "allow", SCMP_ACT_ALLOW },	       { "kill_process", SCMP_ACT_KILL_PROCESS },
-	{ "kill", SCMP_ACT_KILL_PROCESS },     { "kill_thread", SCMP_ACT_KILL_THREAD },
-	{ "trap", SCMP_ACT_TRAP },	       { "log", SCMP_ACT_LOG },
+	{ "allow", SCMP_ACT_ALLOW },	   { "kill_process", SCMP_ACT_KILL_PROCESS },
+	{ "kill", SCMP_ACT_KILL_PROCESS }, { "kill_thread", SCMP_ACT_KILL_THREAD },
+	{ "trap", SCMP_ACT_TRAP },	   { "log", SCMP_ACT_LOG },
 };
 
-static const char *const op_names[] = { [SC_EQ] = "eq", [SC_NE] = "ne", [SC_LT] = "lt",
-					[SC_LE] = "le", [SC_GT] = "gt", [SC_GE] = "ge" };
+static const char *const op_names[] = {
+	[SC_EQ] = "eq", [SC_NE] = "ne", [SC_LT] = "lt", [SC_LE] = "le", [SC_GT] = "gt", [SC_GE] = "ge"
+};
 
 /* An integer from 0 to max (doubles hold integers exactly up to 2^53). */
 static int get_uint(const cJSON *j, uint64_t max, uint64_t *out)
@@ -159,7 +160,8 @@ static int parse_cond(const cJSON *j, struct sc_cond *c, char *err, size_t n, co
 		ok = get_uint(op->child, max, &c->mask) == 0;
 	}
 	if (!ok) {
-		snprintf(err, n, "%s: `op` must be \"eq\", \"ne\", \"lt\", \"le\", \"gt\", \"ge\" or {\"masked_eq\": MASK}",
+		snprintf(err, n,
+			 "%s: `op` must be \"eq\", \"ne\", \"lt\", \"le\", \"gt\", \"ge\" or {\"masked_eq\": MASK}",
 			 where);
 		return -1;
 	}
@@ -282,8 +284,9 @@ int sc_policy__parse_json(struct sc_policy *p, const char *text, size_t len, cha
 	}
 	for (unsigned k = 0; k < SECCOMP_NTHREADS; k++)
 		if (!p->f[k].present) {
-			snprintf(err, n, "no filter for the `%s` threads (every kind needs one; an empty allow-all is "
-					 "{\"default_action\": \"allow\", \"filter_action\": \"allow\", \"filter\": []})",
+			snprintf(err, n,
+				 "no filter for the `%s` threads (every kind needs one; an empty allow-all is "
+				 "{\"default_action\": \"allow\", \"filter_action\": \"allow\", \"filter\": []})",
 				 seccomp__thread_name(k));
 			goto fail;
 		}
@@ -341,11 +344,13 @@ int sc_policy__print_json(const struct sc_policy *p, FILE *out)
 					cJSON_AddNumberToObject(a, "index", sc->arg);
 					cJSON_AddStringToObject(a, "type", sc->qword ? "qword" : "dword");
 					if (sc->op == SC_MASKED_EQ)
-						cJSON_AddNumberToObject(cJSON_AddObjectToObject(a, "op"), "masked_eq",
-									(double)(sc->qword ? sc->mask : (uint32_t)sc->mask));
+						cJSON_AddNumberToObject(
+							cJSON_AddObjectToObject(a, "op"), "masked_eq",
+							(double)(sc->qword ? sc->mask : (uint32_t)sc->mask));
 					else
 						cJSON_AddStringToObject(a, "op", op_names[sc->op]);
-					cJSON_AddNumberToObject(a, "val", (double)(sc->qword ? sc->val : (uint32_t)sc->val));
+					cJSON_AddNumberToObject(a, "val",
+								(double)(sc->qword ? sc->val : (uint32_t)sc->val));
 					if (sc->comment)
 						cJSON_AddStringToObject(a, "comment", sc->comment);
 					cJSON_AddItemToArray(args, a);

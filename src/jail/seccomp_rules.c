@@ -23,24 +23,35 @@
 
 #include "jail/seccomp_policy.h"
 
-#define COND(a, o, m, v, q, what) { .arg = (a), .op = (o), .mask = (m), .val = (v), .qword = (q), .comment = (what) }
+#define COND(a, o, m, v, q, what)                                                                                      \
+	{                                                                                                              \
+		.arg = (a), .op = (o), .mask = (m), .val = (v), .qword = (q), .comment = (what)                        \
+	}
 /* 32-bit comparisons ("dword"): the arguments checked here are ints, flags or ioctl numbers. */
-#define EQ(a, v) COND(a, SC_EQ, 0, (uint64_t)(v), false, #v)
+#define EQ(a, v)	      COND(a, SC_EQ, 0, (uint64_t)(v), false, #v)
 #define MASKED(a, m, v, what) COND(a, SC_MASKED_EQ, (uint64_t)(m), (uint64_t)(v), false, what)
 
 #define RULE(name, why, ...)                                                                                           \
 	{                                                                                                              \
 		.syscall = #name, .comment = (why),                                                                    \
-		.ncond = sizeof((struct sc_cond[]){ __VA_ARGS__ }) / sizeof(struct sc_cond), .cond = { __VA_ARGS__ }   \
+		.ncond = sizeof((struct sc_cond[]){ __VA_ARGS__ }) / sizeof(struct sc_cond), .cond = {                 \
+			__VA_ARGS__                                                                                    \
+		}                                                                                                      \
 	}
-#define CALL(name, why) { .syscall = #name, .comment = (why) }
-#define ERRNO_RULE(name, e, why) { .syscall = #name, .comment = (why), .action = SCMP_ACT_ERRNO(e) }
+#define CALL(name, why)                                                                                                \
+	{                                                                                                              \
+		.syscall = #name, .comment = (why)                                                                     \
+	}
+#define ERRNO_RULE(name, e, why)                                                                                       \
+	{                                                                                                              \
+		.syscall = #name, .comment = (why), .action = SCMP_ACT_ERRNO(e)                                        \
+	}
 
 /* glibc's own real-time signals, below the SIGRTMIN it reports. */
 #define SIGCANCEL_GLIBC 32
 #define SIGSETXID_GLIBC 33
 
-#define NO_EXEC(a) MASKED(a, PROT_EXEC, 0, "PROT_EXEC clear")
+#define NO_EXEC(a)     MASKED(a, PROT_EXEC, 0, "PROT_EXEC clear")
 #define FUTEX_CMD(cmd) MASKED(1, FUTEX_CMD_MASK, cmd, #cmd " (any PRIVATE/CLOCK_REALTIME flags)")
 
 /* Every thread: exit, locks and condition variables, the clock, log lines, malloc and abort(). */
@@ -209,14 +220,17 @@ static const struct sc_rule sanitizer_exit[] = {
 	CALL(rt_sigaction, "LeakSanitizer: the tracer's handlers"),
 	CALL(kill, "LeakSanitizer: the tracer"),
 };
-#define SANITIZER GROUP(sanitizer),
+#define SANITIZER      GROUP(sanitizer),
 #define SANITIZER_EXIT GROUP(sanitizer_exit),
 #else
 #define SANITIZER
 #define SANITIZER_EXIT
 #endif
 
-#define GROUP(g) { g, sizeof(g) / sizeof(g[0]) }
+#define GROUP(g)                                                                                                       \
+	{                                                                                                              \
+		g, sizeof(g) / sizeof(g[0])                                                                            \
+	}
 struct group {
 	const struct sc_rule *rules;
 	unsigned n;
@@ -228,7 +242,8 @@ static const struct {
 } kinds[SECCOMP_NTHREADS] = {
 	[SECCOMP_VMM] = { { GROUP(base), GROUP(threads), GROUP(files), GROUP(config), GROUP(machine), GROUP(http),
 			    GROUP(vmm_own), SANITIZER SANITIZER_EXIT } },
-	[SECCOMP_API] = { { GROUP(base), GROUP(threads), GROUP(files), GROUP(config), GROUP(machine), GROUP(http), SANITIZER } },
+	[SECCOMP_API] = { { GROUP(base), GROUP(threads), GROUP(files), GROUP(config), GROUP(machine), GROUP(http),
+			    SANITIZER } },
 	[SECCOMP_VCPU] = { { GROUP(base), SANITIZER } },
 	[SECCOMP_IO] = { { GROUP(base), GROUP(io), SANITIZER } },
 	[SECCOMP_CONSOLE] = { { GROUP(base), GROUP(console), SANITIZER } },
@@ -247,17 +262,13 @@ static const struct {
  */
 unsigned sc_policy__spawns(enum seccomp_thread kind)
 {
-	const unsigned machine_threads =
-		BIT(SECCOMP_VCPU) | BIT(SECCOMP_IO) | BIT(SECCOMP_CONSOLE) | BIT(SECCOMP_TIMEOUT) | BIT(SECCOMP_METRICS);
+	const unsigned machine_threads = BIT(SECCOMP_VCPU) | BIT(SECCOMP_IO) | BIT(SECCOMP_CONSOLE) |
+					 BIT(SECCOMP_TIMEOUT) | BIT(SECCOMP_METRICS);
 	switch (kind) {
-	case SECCOMP_VMM:
-		return machine_threads | BIT(SECCOMP_API) | BIT(SECCOMP_SIGNALS) | BIT(SECCOMP_SNAPSHOT);
-	case SECCOMP_API:
-		return machine_threads;
-	case SECCOMP_SNAPSHOT:
-		return BIT(SECCOMP_IO);
-	default:
-		return 0;
+	case SECCOMP_VMM: return machine_threads | BIT(SECCOMP_API) | BIT(SECCOMP_SIGNALS) | BIT(SECCOMP_SNAPSHOT);
+	case SECCOMP_API: return machine_threads;
+	case SECCOMP_SNAPSHOT: return BIT(SECCOMP_IO);
+	default: return 0;
 	}
 }
 

@@ -50,7 +50,8 @@ static void builtin_names_resolve(void **state)
 		assert_true(p.f[k].nrules > 0);
 		for (unsigned i = 0; i < p.f[k].nrules; i++) {
 			if (seccomp_syscall_resolve_name(p.f[k].rules[i].syscall) == __NR_SCMP_ERROR)
-				fail_msg("%s: unknown system call %s", seccomp__thread_name(k), p.f[k].rules[i].syscall);
+				fail_msg("%s: unknown system call %s", seccomp__thread_name(k),
+					 p.f[k].rules[i].syscall);
 		}
 	}
 	sc_policy__free(&p);
@@ -127,9 +128,12 @@ static char *policy_with(const char *vcpu_filter)
 	static char buf[8192];
 	size_t n = (size_t)snprintf(buf, sizeof(buf), "{");
 	for (unsigned k = 0; k < SECCOMP_NTHREADS; k++) {
-		const char *f = k == SECCOMP_VCPU && vcpu_filter ? vcpu_filter
-								 : "{\"default_action\": \"allow\", \"filter_action\": \"allow\", \"filter\": []}";
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s\"%s\": %s", k ? ", " : "", seccomp__thread_name(k), f);
+		const char *f =
+			k == SECCOMP_VCPU && vcpu_filter
+				? vcpu_filter
+				: "{\"default_action\": \"allow\", \"filter_action\": \"allow\", \"filter\": []}";
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s\"%s\": %s", k ? ", " : "", seccomp__thread_name(k),
+				      f);
 	}
 	snprintf(buf + n, sizeof(buf) - n, "}");
 	return buf;
@@ -165,21 +169,27 @@ static void json_errors(void **state)
 		{ "{\"default_action\": \"explode\", \"filter_action\": \"allow\", \"filter\": []}", "not an action" },
 		{ "{\"default_action\": {\"errno\": 1}, \"filter_action\": \"allow\", \"filter\": [], \"x\": 1}",
 		  "unknown field `x`" },
-		{ "{\"default_action\": \"trap\", \"filter_action\": \"allow\", \"filter\": [{\"syscall\": \"frobnicate\"}]}",
+		{ "{\"default_action\": \"trap\", \"filter_action\": \"allow\", \"filter\": [{\"syscall\": "
+		  "\"frobnicate\"}]}",
 		  "not frobnicate" },
-		{ "{\"default_action\": \"trap\", \"filter_action\": \"allow\", \"filter\": [{\"syscall\": \"ioctl\", \"args\": "
+		{ "{\"default_action\": \"trap\", \"filter_action\": \"allow\", \"filter\": [{\"syscall\": \"ioctl\", "
+		  "\"args\": "
 		  "[{\"index\": 6, \"type\": \"dword\", \"op\": \"eq\", \"val\": 1}]}]}",
 		  "`index` must be" },
-		{ "{\"default_action\": \"trap\", \"filter_action\": \"allow\", \"filter\": [{\"syscall\": \"ioctl\", \"args\": "
+		{ "{\"default_action\": \"trap\", \"filter_action\": \"allow\", \"filter\": [{\"syscall\": \"ioctl\", "
+		  "\"args\": "
 		  "[{\"index\": 1, \"type\": \"word\", \"op\": \"eq\", \"val\": 1}]}]}",
 		  "`type` must be" },
-		{ "{\"default_action\": \"trap\", \"filter_action\": \"allow\", \"filter\": [{\"syscall\": \"ioctl\", \"args\": "
+		{ "{\"default_action\": \"trap\", \"filter_action\": \"allow\", \"filter\": [{\"syscall\": \"ioctl\", "
+		  "\"args\": "
 		  "[{\"index\": 1, \"type\": \"dword\", \"op\": \"between\", \"val\": 1}]}]}",
 		  "`op` must be" },
-		{ "{\"default_action\": \"trap\", \"filter_action\": \"allow\", \"filter\": [{\"syscall\": \"ioctl\", \"args\": "
+		{ "{\"default_action\": \"trap\", \"filter_action\": \"allow\", \"filter\": [{\"syscall\": \"ioctl\", "
+		  "\"args\": "
 		  "[{\"index\": 1, \"type\": \"dword\", \"op\": \"eq\", \"val\": 4294967296}]}]}",
 		  "`val` must be" },
-		{ "{\"default_action\": \"trap\", \"filter_action\": \"allow\", \"filter\": {}}", "`filter` must be an array" },
+		{ "{\"default_action\": \"trap\", \"filter_action\": \"allow\", \"filter\": {}}",
+		  "`filter` must be an array" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(bad, sizeof(bad), "%s", policy_with(cases[i].filter));
@@ -276,8 +286,12 @@ static void forbidden_calls_kill(void **state)
 		{ SECCOMP_VMM, SYS_socket, { AF_INET, SOCK_STREAM } },
 		{ SECCOMP_VMM, SYS_ioctl, { 0, FIONREAD, 0 } },
 		/* Writable and executable memory: never, on any thread. */
-		{ SECCOMP_VMM, SYS_mmap, { 0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1 } },
-		{ SECCOMP_API, SYS_mmap, { 0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1 } },
+		{ SECCOMP_VMM,
+		  SYS_mmap,
+		  { 0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1 } },
+		{ SECCOMP_API,
+		  SYS_mmap,
+		  { 0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1 } },
 		{ SECCOMP_VMM, SYS_mprotect, { 0, 4096, PROT_READ | PROT_EXEC } },
 		/* Executable memory at all on a thread that does not build machines. */
 		{ SECCOMP_VCPU, SYS_mmap, { 0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1 } },
@@ -298,7 +312,9 @@ static void allowed_calls_pass(void **state)
 	int fd = open("/dev/null", O_RDONLY);
 	assert_true(fd >= 0);
 	const struct call cases[] = {
-		{ SECCOMP_VCPU, SYS_write, { fd, 0, 0 } }, /* EBADF on a read-only fd: allowed, then refused by the kernel */
+		{ SECCOMP_VCPU,
+		  SYS_write,
+		  { fd, 0, 0 } }, /* EBADF on a read-only fd: allowed, then refused by the kernel */
 		{ SECCOMP_VCPU, SYS_mmap, { 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1 } },
 		{ SECCOMP_IO, SYS_getrandom, { 0, 0, 0 } },
 		{ SECCOMP_VMM, SYS_openat, { AT_FDCWD, (long)"/dev/null", O_RDONLY } },
@@ -312,8 +328,8 @@ static void allowed_calls_pass(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int r = run_case(&on, &cases[i]);
 		if (r >= 1000)
-			fail_msg("case %zu (%s thread, call %ld) killed by signal %d", i, seccomp__thread_name(cases[i].kind),
-				 cases[i].nr, r - 1000);
+			fail_msg("case %zu (%s thread, call %ld) killed by signal %d", i,
+				 seccomp__thread_name(cases[i].kind), cases[i].nr, r - 1000);
 	}
 	/* clone3 is answered ENOSYS (glibc then uses clone, whose flags the filter checks). */
 	const struct call clone3 = { SECCOMP_VMM, SYS_clone3, { 0, 0 } };
@@ -324,7 +340,8 @@ static void allowed_calls_pass(void **state)
 static void levels(void **state)
 {
 	(void)state;
-	const struct call rwx = { SECCOMP_VMM, SYS_mmap,
+	const struct call rwx = { SECCOMP_VMM,
+				  SYS_mmap,
 				  { 0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1 } };
 	const struct call vcpu_open = { SECCOMP_VCPU, SYS_socket, { AF_UNIX, SOCK_STREAM } };
 	/* Level 1 checks calls, not arguments; level 0 checks nothing. */
@@ -359,10 +376,14 @@ static void custom_filter(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(builtin_names_resolve), cmocka_unit_test(kind_names),
-		cmocka_unit_test(spawns),		 cmocka_unit_test(json_round_trip),
-		cmocka_unit_test(json_errors),		 cmocka_unit_test(forbidden_calls_kill),
-		cmocka_unit_test(allowed_calls_pass),	 cmocka_unit_test(levels),
+		cmocka_unit_test(builtin_names_resolve),
+		cmocka_unit_test(kind_names),
+		cmocka_unit_test(spawns),
+		cmocka_unit_test(json_round_trip),
+		cmocka_unit_test(json_errors),
+		cmocka_unit_test(forbidden_calls_kill),
+		cmocka_unit_test(allowed_calls_pass),
+		cmocka_unit_test(levels),
 		cmocka_unit_test(custom_filter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

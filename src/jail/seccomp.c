@@ -36,6 +36,7 @@ static const char *const kind_names[SECCOMP_NTHREADS] = {
 static struct {
 	bool configured, on;
 	struct sock_fprog prog[SECCOMP_NTHREADS];
+	struct sock_fprog lock;	      /* seccomp__lock_exec's; .len 0 = none (level 1) */
 	const char *names[NAMES_MAX]; /* --seccomp-trap: system call names, resolved before any filter */
 #ifdef WISP_TEST_HOOKS
 	int selftest_kind; /* WISP_SECCOMP_SELFTEST=KIND:SYSCALL[:ARG...]: that thread makes that call */
@@ -44,6 +45,7 @@ static struct {
 } g;
 
 static _Thread_local int current_kind = -1;
+static _Thread_local bool exec_locked;
 
 const char *seccomp__thread_name(enum seccomp_thread kind)
 {
@@ -152,6 +154,9 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *out, char *err, si
 	return 0;
 }
 
+static int compile_filter(const struct sc_filter *f, const char *name, enum seccomp_level level, struct sock_fprog *out,
+			  char *err, size_t n);
+
 static int compile(const struct sc_policy *p, enum seccomp_thread kind, enum seccomp_level level,
 		   struct sock_fprog *out, char *err, size_t n)
 {
@@ -180,6 +185,23 @@ static int compile(const struct sc_policy *p, enum seccomp_thread kind, enum sec
 		goto out;
 	r = 0;
 out:
+	seccomp_release(ctx);
+	return r;
+}
+
+static int compile_filter(const struct sc_filter *f, const char *name, enum seccomp_level level, struct sock_fprog *out,
+			  char *err, size_t n)
+{
+	scmp_filter_ctx ctx = seccomp_init(f->default_action);
+	if (!ctx) {
+		snprintf(err, n, "%s: cannot create the filter", name);
+		return -1;
+	}
+	int r = -1;
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) == 0 &&
+	    seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) == 0 &&
+	    add_rules(ctx, f->default_action, f, false, level, name, err, n) == 0 && export_bpf(ctx, out, err, n) == 0)
+		r = 0;
 	seccomp_release(ctx);
 	return r;
 }
@@ -285,7 +307,8 @@ static int parse_selftest(const char *spec, char *err, size_t n)
 	char buf[256];
 	snprintf(buf, sizeof(buf), "%s", spec);
 	char *save = NULL, *kind = strtok_r(buf, ":", &save), *call = strtok_r(NULL, ":", &save);
-	g.selftest_kind = kind ? seccomp__thread_kind(kind) : -1;
+	/* "locked": the first thread to lock executable memory makes the call right after. */
+	g.selftest_kind = !kind ? -1 : !strcmp(kind, "locked") ? SECCOMP_NTHREADS : seccomp__thread_kind(kind);
 	g.selftest_nr = call ? seccomp_syscall_resolve_name(call) : __NR_SCMP_ERROR;
 	for (unsigned i = 0; i < 6; i++) {
 		char *a = strtok_r(NULL, ":", &save);
@@ -301,13 +324,14 @@ static int parse_selftest(const char *spec, char *err, size_t n)
 
 static void selftest(enum seccomp_thread kind)
 {
-	if (g.selftest_kind != (int)kind)
-		return;
+	int want = (int)kind;
+	if (!__atomic_compare_exchange_n(&g.selftest_kind, &want, -1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return; /* not this kind, or done already: once per process */
 	const long *a = g.selftest_args;
 	long r = syscall(g.selftest_nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	char msg[160];
 	int len = snprintf(msg, sizeof(msg), "wisp: seccomp self-test: the %s thread's call %ld returned %ld\n",
-			   kind_names[kind], g.selftest_nr, r);
+			   kind < SECCOMP_NTHREADS ? kind_names[kind] : "locked", g.selftest_nr, r);
 	if (write(STDERR_FILENO, msg, (size_t)len) < 0) {
 		/* only a report */
 	}
@@ -324,6 +348,22 @@ static void selftest(enum seccomp_thread kind)
 static int install(enum seccomp_thread kind)
 {
 	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &g.prog[kind]);
+}
+
+void seccomp__lock_exec(void)
+{
+	if (!g.on || !g.lock.len || exec_locked)
+		return;
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &g.lock) < 0) {
+		char msg[128];
+		int len = snprintf(msg, sizeof(msg), "wisp: cannot lock executable memory: %s\n", strerror(errno));
+		if (write(STDERR_FILENO, msg, (size_t)len) < 0) {
+			/* exiting anyway */
+		}
+		_exit(1);
+	}
+	exec_locked = true;
+	selftest(SECCOMP_NTHREADS);
 }
 
 void seccomp__enter(enum seccomp_thread kind)
@@ -397,6 +437,17 @@ int seccomp__setup(const struct seccomp_options *o, char *err, size_t n)
 		}
 	}
 	sc_policy__free(&p);
+	struct sc_filter lock;
+	if (o->level == SECCOMP_LEVEL_ADVANCED) {
+		if (sc_policy__lock_exec(&lock, trap ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS) < 0) {
+			snprintf(err, n, "out of memory");
+			return -1;
+		}
+		int r = compile_filter(&lock, "lock", o->level, &g.lock, err, n);
+		free(lock.rules);
+		if (r < 0)
+			return -1;
+	}
 	/* Lazy initialisations that would otherwise make calls from filtered threads. */
 	tzset();
 	if (trap && arm_trap(err, n) < 0)

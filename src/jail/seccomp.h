@@ -55,6 +55,11 @@ void seccomp_cli__usage(FILE *f);
 int seccomp__setup(const struct seccomp_options *o, char *err, size_t n);
 /* The calling thread is of this kind: name it and install its filter (a failure ends the process). */
 void seccomp__enter(enum seccomp_thread kind);
+/*
+ * The calling thread has built its machine (the translator's code cache exists): from now on it, and the threads
+ * it starts, can map or mprotect nothing executable. Once per thread; no-op when seccomp is off or at level 1.
+ */
+void seccomp__lock_exec(void);
 
 const char *seccomp__thread_name(enum seccomp_thread kind); /* "vmm", "api", "vcpu", ... */
 /* The kind a name stands for, -1 if none. */

@@ -52,6 +52,8 @@ unsigned sc_policy__spawns(enum seccomp_thread kind);
 
 /* The built-in policy. kill: the default action of every filter (SCMP_ACT_KILL_PROCESS or SCMP_ACT_TRAP). */
 int sc_policy__builtin(struct sc_policy *p, uint32_t default_action);
+/* The filter seccomp__lock_exec installs: executable mappings answered with `action`, anything else allowed. */
+int sc_policy__lock_exec(struct sc_filter *f, uint32_t action);
 /* A JSON policy (Firecracker's seccompiler format, wisp's thread kinds). -1 with a message in err. */
 /* text: NUL-terminated, len bytes before the NUL. */
 int sc_policy__parse_json(struct sc_policy *p, const char *text, size_t len, char *err, size_t n);

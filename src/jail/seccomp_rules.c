@@ -9,12 +9,14 @@
  * (threads only, no new process or namespace), socket domains, futex operations.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <linux/if_tun.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -119,12 +121,13 @@ static const struct sc_rule config[] = {
 };
 
 /*
- * Building a machine (InstanceStart, snapshot load, the CLI boot): its devices and the translator's code cache:
- * memfd_create + two MAP_SHARED mappings of it, one PROT_READ|PROT_WRITE, one PROT_READ|PROT_EXEC.
+ * Building a machine (InstanceStart, snapshot load, the CLI boot): its devices and the translator's code cache
+ * (src/cpu/jit/cache.c): one MAP_SHARED|MAP_ANONYMOUS mapping, PROT_READ|PROT_WRITE (mmap in base), a second view
+ * of it made by mremap (old size 0; base), and that view turned PROT_READ|PROT_EXEC by mprotect. Once the
+ * machine is built the thread calls seccomp__lock_exec and can make nothing executable any more.
  */
 static const struct sc_rule machine[] = {
-	CALL(memfd_create, "the translator's code cache"),
-	RULE(mmap, "the translator's code cache: readable and executable, never writable",
+	RULE(mprotect, "the translator's code cache: its second view readable and executable, never writable",
 	     EQ(2, PROT_READ | PROT_EXEC)),
 	CALL(eventfd2, "virtio queue notifications"),
 	CALL(epoll_create1, "the I/O thread's event loop"),
@@ -227,6 +230,13 @@ static const struct sc_rule sanitizer_exit[] = {
 #define SANITIZER_EXIT
 #endif
 
+/* A vCPU's extras: the translator's debugging output (--jit-perf-map, --jit-dump) on that thread. */
+static const struct sc_rule vcpu[] = {
+	RULE(newfstatat, "stdio sizing the buffer of --jit-perf-map's file: fstat of an open descriptor",
+	     EQ(3, AT_EMPTY_PATH)),
+	CALL(sysinfo, "qsort in --jit-dump's disassembler (capstone)"),
+};
+
 #define GROUP(g)                                                                                                       \
 	{                                                                                                              \
 		g, sizeof(g) / sizeof(g[0])                                                                            \
@@ -244,7 +254,7 @@ static const struct {
 			    GROUP(vmm_own), SANITIZER SANITIZER_EXIT } },
 	[SECCOMP_API] = { { GROUP(base), GROUP(threads), GROUP(files), GROUP(config), GROUP(machine), GROUP(http),
 			    SANITIZER } },
-	[SECCOMP_VCPU] = { { GROUP(base), SANITIZER } },
+	[SECCOMP_VCPU] = { { GROUP(base), GROUP(vcpu), SANITIZER } },
 	[SECCOMP_IO] = { { GROUP(base), GROUP(io), SANITIZER } },
 	[SECCOMP_CONSOLE] = { { GROUP(base), GROUP(console), SANITIZER } },
 	[SECCOMP_TIMEOUT] = { { GROUP(base), SANITIZER } },
@@ -270,6 +280,29 @@ unsigned sc_policy__spawns(enum seccomp_thread kind)
 	case SECCOMP_SNAPSHOT: return BIT(SECCOMP_IO);
 	default: return 0;
 	}
+}
+
+/* seccomp__lock_exec's filter: executable memory no more (everything else is left to the thread's own filter). */
+static const struct sc_rule lock_exec[] = {
+	RULE(mmap, "executable memory, after the machine was built", MASKED(2, PROT_EXEC, PROT_EXEC, "PROT_EXEC set")),
+	RULE(mprotect, "executable memory, after the machine was built",
+	     MASKED(2, PROT_EXEC, PROT_EXEC, "PROT_EXEC set")),
+	CALL(pkey_mprotect, "executable memory, after the machine was built"),
+	CALL(memfd_create, "code to map, after the machine was built"),
+};
+
+int sc_policy__lock_exec(struct sc_filter *f, uint32_t action)
+{
+	memset(f, 0, sizeof(*f));
+	f->default_action = SCMP_ACT_ALLOW;
+	f->filter_action = action;
+	f->present = true;
+	for (unsigned i = 0; i < sizeof(lock_exec) / sizeof(lock_exec[0]); i++)
+		if (sc_policy__add(f, &lock_exec[i]) < 0) {
+			free(f->rules);
+			return -1;
+		}
+	return 0;
 }
 
 int sc_policy__builtin(struct sc_policy *p, uint32_t default_action)

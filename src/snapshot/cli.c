@@ -336,6 +336,7 @@ int snapshot_cli__restore(struct snapshot_cli *s, double timeout, const struct v
 		pthread_detach(th);
 	if (s->save_state)
 		start_trigger(s, NULL, &restored);
+	seccomp__lock_exec(); /* the machine is built */
 
 	int code = vmm__wait(&restored);
 	const char *why = restored.m.exit_why;

@@ -539,6 +539,7 @@ int main(int argc, char **argv)
 		}
 	}
 	snapshot_cli__arm(&snap, &ctl);
+	seccomp__lock_exec(); /* this thread builds no machine from here on (the API thread may, under its own) */
 	int code = controller__run(&ctl);
 	api_server__stop(&server);
 	if (api)

@@ -70,7 +70,9 @@ def scenario_threads(wisp, image, initrd, tmp):
         g.expect(rb"/ # ", 300)
         t = threads(g.proc.pid)
         # The main thread keeps wisp's name; the others are named after their kind.
-        want = {"wisp": 1, "signals": 2, "api": 2, "snapshot": 2,
+        # The main thread's own and, as it builds no machine, the lock on executable memory; the API thread's
+        # lock came after it started the machine's threads.
+        want = {"wisp": 2, "signals": 2, "api": 3, "snapshot": 2,
                 "vcpu": 3, "io": 3, "console": 3, "timeout": 3, "metrics": 3}
         assert set(want) <= set(t), sorted(t)
         for name, n in want.items():
@@ -82,7 +84,7 @@ def scenario_threads(wisp, image, initrd, tmp):
         assert api(sock, "PATCH", "/vm", {"state": "Paused"})[0] == 204
         assert api(sock, "PATCH", "/vm", {"state": "Resumed"})[0] == 204
         g.run("head -c 16 /dev/hwrng | wc -c", rb"\b16\b")
-        assert field(threads(g.proc.pid)["io"][0], "Seccomp_filters") == "3"
+        assert field(threads(g.proc.pid)["io"][0], "Seccomp_filters") == "4"  # now started by a locked API thread
         g.send("poweroff\n")
         assert g.wait_exit(120) == 0
         print("seccomp threads: OK")
@@ -107,8 +109,12 @@ def run(wisp, image, initrd, tmp, hook=None, extra=(), timeout_s=3):
 def scenario_violate(wisp, image, initrd, tmp):
     rwx = "0:4096:7:34:-1:0"  # PROT_READ|PROT_WRITE|PROT_EXEC, MAP_PRIVATE|MAP_ANONYMOUS
     rx = "0:4096:5:34:-1:0"   # PROT_READ|PROT_EXEC
-    killed = ["vmm:execve", "vmm:ptrace", f"vmm:mmap:{rwx}", "vmm:mprotect:0:4096:5", "vmm:socket:2:1:0",
-              "api:execve", "api:socket:2:1:0", f"api:mmap:{rwx}",
+    killed = ["vmm:execve", "vmm:ptrace", f"vmm:mmap:{rwx}", f"vmm:mmap:{rx}", "vmm:mprotect:0:4096:7",
+              "vmm:memfd_create:0:0", "vmm:socket:2:1:0", "api:execve", "api:socket:2:1:0", f"api:mmap:{rwx}",
+              "vcpu:mprotect:0:4096:5",
+              # once the machine is built, its thread cannot make anything executable, not even the code
+              # cache's way (mprotect to PROT_READ|PROT_EXEC)
+              "locked:mprotect:0:4096:5",
               "vcpu:socket:1:1:0", f"vcpu:mmap:{rx}", "vcpu:memfd_create:0:0", "vcpu:ioctl:0:1074025674:0",
               "io:socket:1:1:0", f"io:mmap:{rx}", "console:socket:1:1:0", "timeout:socket:1:1:0",
               "metrics:socket:1:1:0", "signals:socket:1:1:0", "snapshot:socket:1:1:0", "snapshot:execve"]
@@ -120,7 +126,8 @@ def scenario_violate(wisp, image, initrd, tmp):
         print(f"{hook}: status {code}")
         assert code == KILLED, (hook, code, err[-2000:])
     # Allowed: the process runs on to its --timeout (status 124), and says what the call returned.
-    for hook in ["vmm:getpid", f"vmm:mmap:{rx}", f"api:mmap:{rx}", "vmm:memfd_create:0:0", "vcpu:getpid"]:
+    for hook in ["vmm:getpid", "vmm:mprotect:0:4096:5", "api:mprotect:0:4096:5", "vcpu:getpid",
+                 "locked:mprotect:0:4096:1"]:
         code, err = run(wisp, image, initrd, tmp, hook)
         assert code == 124 and "seccomp self-test" in err, (hook, code, err[-2000:])
     # --seccomp-trap reports the thread and the call, then dies of SIGSYS all the same.

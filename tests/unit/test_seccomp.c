@@ -199,15 +199,21 @@ static void json_errors(void **state)
 
 /* ---- the filters, in forked children ---- */
 
+/* The case tables below leave `locked` out where it is false. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 struct call {
 	enum seccomp_thread kind; /* the thread that makes the call (VMM: the main thread itself) */
 	long nr, a[6];
+	bool locked; /* after seccomp__lock_exec */
 };
 
 static void *thread_call(void *opaque)
 {
 	const struct call *c = opaque;
 	seccomp__enter(c->kind);
+	if (c->locked)
+		seccomp__lock_exec();
 	long r = syscall(c->nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5]);
 	return (void *)(intptr_t)(r < 0 ? -errno : 0);
 }
@@ -226,6 +232,8 @@ static int run_case(const struct seccomp_options *o, const struct call *c)
 		}
 		intptr_t r;
 		if (c->kind == SECCOMP_VMM) {
+			if (c->locked)
+				seccomp__lock_exec();
 			long k = syscall(c->nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5]);
 			r = k < 0 ? -errno : 0;
 		} else {
@@ -292,11 +300,19 @@ static void forbidden_calls_kill(void **state)
 		{ SECCOMP_API,
 		  SYS_mmap,
 		  { 0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1 } },
-		{ SECCOMP_VMM, SYS_mprotect, { 0, 4096, PROT_READ | PROT_EXEC } },
+		{ SECCOMP_VMM, SYS_mprotect, { 0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC } },
+		/* Executable memory comes only from mprotect (the code cache's second view), never from mmap. */
+		{ SECCOMP_VMM, SYS_mmap, { 0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1 } },
+		{ SECCOMP_VMM, SYS_memfd_create, { (long)"x", 0 } },
 		/* Executable memory at all on a thread that does not build machines. */
 		{ SECCOMP_VCPU, SYS_mmap, { 0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1 } },
+		{ SECCOMP_VCPU, SYS_mprotect, { 0, 4096, PROT_READ | PROT_EXEC } },
 		{ SECCOMP_IO, SYS_mmap, { 0, 4096, PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1 } },
 		{ SECCOMP_VCPU, SYS_memfd_create, { (long)"x", 0 } },
+		/* Once the machine is built (seccomp__lock_exec), not even the code cache's way. */
+		{ SECCOMP_VMM, SYS_mprotect, { 0, 4096, PROT_READ | PROT_EXEC }, true },
+		{ SECCOMP_API, SYS_mprotect, { 0, 4096, PROT_READ | PROT_EXEC }, true },
+		{ SECCOMP_API, SYS_pkey_mprotect, { 0, 4096, PROT_READ | PROT_EXEC, 0 }, true },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int r = run_case(&on, &cases[i]);
@@ -320,10 +336,15 @@ static void allowed_calls_pass(void **state)
 		{ SECCOMP_VMM, SYS_openat, { AT_FDCWD, (long)"/dev/null", O_RDONLY } },
 		{ SECCOMP_VMM, SYS_socket, { AF_UNIX, SOCK_STREAM } },
 		{ SECCOMP_VMM, SYS_ioctl, { fd, TUNSETIFF, 0 } },
-		/* The translator's code cache, on the threads that build a machine. */
-		{ SECCOMP_VMM, SYS_memfd_create, { (long)"code", 0 } },
-		{ SECCOMP_VMM, SYS_mmap, { 0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1 } },
-		{ SECCOMP_API, SYS_mmap, { 0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1 } },
+		/* The translator's code cache, on the threads that build a machine: a shared mapping, a second view
+		 * of it (mremap, old size 0), that view made readable and executable. */
+		{ SECCOMP_VMM, SYS_mmap, { 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1 } },
+		{ SECCOMP_VMM, SYS_mremap, { 0, 0, 4096, MREMAP_MAYMOVE } },
+		{ SECCOMP_VMM, SYS_mprotect, { 0, 4096, PROT_READ | PROT_EXEC } },
+		{ SECCOMP_API, SYS_mprotect, { 0, 4096, PROT_READ | PROT_EXEC } },
+		/* After the lock, memory that is not executable is still fine. */
+		{ SECCOMP_API, SYS_mmap, { 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1 }, true },
+		{ SECCOMP_VMM, SYS_mprotect, { 0, 4096, PROT_READ }, true },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int r = run_case(&on, &cases[i]);

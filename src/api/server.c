@@ -15,9 +15,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "jail/seccomp.h"
 #include "log/log.h"
 #include "log/metrics.h"
 
@@ -35,6 +38,9 @@ struct api_mhd {
 	__typeof__(&MHD_queue_response) queue_response;
 	__typeof__(&MHD_destroy_response) destroy_response;
 	__typeof__(&MHD_lookup_connection_value) lookup_connection_value;
+	__typeof__(&MHD_get_daemon_info) get_daemon_info;
+	__typeof__(&MHD_get_timeout) get_timeout;
+	__typeof__(&MHD_run) run;
 };
 
 /*
@@ -65,6 +71,9 @@ static struct api_mhd *mhd_open(char *err, size_t n)
 		{ (void **)&m->queue_response, "MHD_queue_response" },
 		{ (void **)&m->destroy_response, "MHD_destroy_response" },
 		{ (void **)&m->lookup_connection_value, "MHD_lookup_connection_value" },
+		{ (void **)&m->get_daemon_info, "MHD_get_daemon_info" },
+		{ (void **)&m->get_timeout, "MHD_get_timeout" },
+		{ (void **)&m->run, "MHD_run" },
 	};
 	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
 		*syms[i].fn = dlsym(m->lib, syms[i].name);
@@ -201,10 +210,33 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx, enu
 	}
 }
 
+/* The API thread: libmicrohttpd's epoll descriptor and the stop eventfd; MHD_run does the work. */
+static void *serve(void *opaque)
+{
+	struct api_server *s = opaque;
+	seccomp__enter(SECCOMP_API);
+	log__set_thread_name("api");
+	const union MHD_DaemonInfo *info = s->mhd->get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	struct pollfd pfd[2] = { { .fd = info ? info->epoll_fd : -1, .events = POLLIN },
+				 { .fd = s->stop_fd, .events = POLLIN } };
+	for (;;) {
+		MHD_UNSIGNED_LONG_LONG ms;
+		int timeout = s->mhd->get_timeout(s->daemon, &ms) == MHD_YES ? (ms > 60000 ? 60000 : (int)ms) : -1;
+		int r = poll(pfd, 2, timeout);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents)
+			break;
+		s->mhd->run(s->daemon);
+	}
+	return NULL;
+}
+
 int api_server__start(struct api_server *s, const char *path, size_t max_payload, struct api_router *router, char *err,
 		      size_t n)
 {
 	memset(s, 0, sizeof(*s));
+	s->stop_fd = -1;
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(addr.sun_path) || !*path) {
 		snprintf(err, n, "Failed to open the API socket %s: the path must be 1..%zu bytes", path,
@@ -232,13 +264,20 @@ int api_server__start(struct api_server *s, const char *path, size_t max_payload
 	s->router = router;
 	s->max_payload = max_payload ? max_payload : API_MAX_PAYLOAD_DEFAULT;
 	snprintf(s->path, sizeof(s->path), "%s", path);
-	s->daemon = mhd->start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG,
-				      0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-				      MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-				      MHD_OPTION_END);
-	if (!s->daemon) {
+	s->daemon = mhd->start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
+				      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_LISTEN_SOCKET, fd,
+				      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+	s->stop_fd = s->daemon ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
+	if (!s->daemon || s->stop_fd < 0 || pthread_create(&s->thread, NULL, serve, s) != 0) {
 		snprintf(err, n, "Failed to start the API server on %s", path);
-		close(fd);
+		if (s->daemon)
+			mhd->stop_daemon(s->daemon); /* closes fd */
+		else
+			close(fd);
+		if (s->stop_fd >= 0)
+			close(s->stop_fd);
+		s->daemon = NULL;
+		s->stop_fd = -1;
 		unlink(path);
 		free(mhd);
 		s->mhd = NULL;
@@ -246,7 +285,8 @@ int api_server__start(struct api_server *s, const char *path, size_t max_payload
 	}
 	/* Firecracker's api_server startup metrics: time from process start to serving. */
 	atomic_store(&startup_us, log__now_us() - log__process_start_us());
-	atomic_store(&startup_cpu_us, log__cpu_now_us());
+	uint64_t cpu = log__cpu_now_us(), cpu0 = log__process_start_cpu_us();
+	atomic_store(&startup_cpu_us, cpu > cpu0 ? cpu - cpu0 : cpu);
 	metrics__register_value("api_server", "process_startup_time_us", METRIC_GAUGE, &startup_us);
 	metrics__register_value("api_server", "process_startup_time_cpu_us", METRIC_GAUGE, &startup_cpu_us);
 	pr_info("API server started on %s", path);
@@ -257,6 +297,13 @@ void api_server__stop(struct api_server *s)
 {
 	if (!s->daemon)
 		return;
+	uint64_t one = 1;
+	if (write(s->stop_fd, &one, sizeof(one)) < 0) {
+		/* cannot fail on a fresh eventfd */
+	}
+	pthread_join(s->thread, NULL); /* after the request in progress */
+	close(s->stop_fd);
+	s->stop_fd = -1;
 	s->mhd->stop_daemon(s->daemon); /* also closes the listening socket */
 	s->daemon = NULL;
 	free(s->mhd);

@@ -1,12 +1,14 @@
 /*
  * The API's HTTP/1.1 transport: libmicrohttpd on a Unix socket wisp creates itself (refusing a path that
- * already exists, as Firecracker does), one internal thread that serves requests one at a time. Bodies are
+ * already exists, as Firecracker does), served by one thread of wisp's own (so that it runs under the API's
+ * seccomp filter) that runs libmicrohttpd's epoll loop and serves requests one at a time. Bodies are
  * collected up to max_payload bytes (Firecracker's --http-api-max-payload-size, 51200 by default) and
  * handed to the router. libmicrohttpd is loaded (dlopen) only when a server starts.
  */
 #ifndef WISP_API_SERVER_H
 #define WISP_API_SERVER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -25,6 +27,8 @@ struct api_server {
 	struct api_router *router;
 	size_t max_payload;
 	char path[108];
+	pthread_t thread;
+	int stop_fd; /* an eventfd: wakes the thread to stop */
 };
 
 /* Create the socket at `path` and start serving. -1 with a message in err on failure. */

@@ -31,7 +31,7 @@ static struct {
 };
 
 static _Thread_local char thread_name[32];
-static uint64_t start_us;
+static uint64_t start_us, start_cpu_us;
 
 static uint64_t clock_us(clockid_t id)
 {
@@ -58,6 +58,17 @@ __attribute__((constructor)) static void take_start_time(void)
 uint64_t log__process_start_us(void)
 {
 	return start_us;
+}
+
+uint64_t log__process_start_cpu_us(void)
+{
+	return start_cpu_us;
+}
+
+void log__set_process_start(uint64_t mono_us, uint64_t cpu_us)
+{
+	start_us = mono_us;
+	start_cpu_us = cpu_us;
 }
 
 uint64_t log__missed_count(void)

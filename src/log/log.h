@@ -52,6 +52,9 @@ enum log_level log__level(void);
 uint64_t log__now_us(void);
 uint64_t log__cpu_now_us(void);
 uint64_t log__process_start_us(void);
+/* A launcher's start (wisp-jailer's --start-time-us and --start-time-cpu-us), before any thread exists. */
+void log__set_process_start(uint64_t mono_us, uint64_t cpu_us);
+uint64_t log__process_start_cpu_us(void); /* 0 unless set */
 
 /* Counters the metrics report under "logger". */
 uint64_t log__missed_count(void);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jail/seccomp.h"
 #include "log/log.h"
 
 #define LINE_MAX_LEN 65536
@@ -261,6 +262,7 @@ int metrics__flush(void)
 static void *periodic(void *opaque)
 {
 	(void)opaque;
+	seccomp__enter(SECCOMP_METRICS);
 	log__set_thread_name("metrics");
 	pthread_mutex_lock(&g.lock);
 	while (!g.stop) {

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jail/seccomp.h"
 #include "log/log.h"
 #include "snapshot/snapshot.h"
 #include "vmm/controller.h"
@@ -241,6 +242,7 @@ static void *trigger_thread(void *opaque)
 {
 	struct trigger *t = opaque;
 	struct vmm *v = t->c ? &t->c->vmm : t->v;
+	seccomp__enter(SECCOMP_SNAPSHOT);
 	log__set_thread_name("snapshot");
 	sigset_t set;
 	sigemptyset(&set);
@@ -283,6 +285,7 @@ static struct vmm restored;
 static void *signal_thread(void *opaque)
 {
 	sigset_t *set = opaque;
+	seccomp__enter(SECCOMP_SIGNALS);
 	log__set_thread_name("signals");
 	for (;;) {
 		int sig;
@@ -333,6 +336,7 @@ int snapshot_cli__restore(struct snapshot_cli *s, double timeout, const struct v
 		pthread_detach(th);
 	if (s->save_state)
 		start_trigger(s, NULL, &restored);
+	seccomp__lock_exec(); /* the machine is built */
 
 	int code = vmm__wait(&restored);
 	const char *why = restored.m.exit_why;

@@ -7,6 +7,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "jail/seccomp.h"
+
 #define MAX_EVENTS 16
 
 int ioloop__init(struct ioloop *l)
@@ -94,6 +96,7 @@ static void *loop(void *opaque)
 {
 	struct ioloop *l = opaque;
 	struct epoll_event evs[MAX_EVENTS];
+	seccomp__enter(SECCOMP_IO);
 	for (;;) {
 		int n = epoll_wait(l->epfd, evs, MAX_EVENTS, -1);
 		if (n < 0 && errno == EINTR)

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jail/seccomp.h"
 #include "machine/machine.h"
 
 #define CTRL_A 0x01
@@ -201,6 +202,7 @@ static void *input_thread(void *opaque)
 {
 	struct console *c = opaque;
 	uint8_t buf[256];
+	seccomp__enter(SECCOMP_CONSOLE);
 	while (!atomic_load(&c->m->halted)) {
 		struct pollfd pfd = { .fd = c->in_fd, .events = POLLIN };
 		int r = poll(&pfd, 1, 100);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jail/seccomp.h"
 #include "log/log.h"
 #include "log/metrics.h"
 #include "snapshot/snapshot.h"
@@ -405,6 +406,7 @@ static int start_locked(struct controller *c, char *err, size_t n)
 	c->state = VM_RUNNING;
 	pthread_cond_broadcast(&c->cv);
 	metrics__start_periodic(c->extras.metrics_period_ms);
+	seccomp__lock_exec(); /* the code cache exists: this thread makes nothing executable any more */
 	pr_info("Successfully started the microVM");
 	return 0;
 fail:
@@ -545,6 +547,7 @@ static int load_locked(struct controller *c, const struct snapshot_load_cfg *s, 
 	c->state = s->resume_vm ? VM_RUNNING : VM_PAUSED;
 	pthread_cond_broadcast(&c->cv);
 	metrics__start_periodic(c->extras.metrics_period_ms);
+	seccomp__lock_exec();
 	pr_info("Loaded the snapshot %s (memory %s): the microVM is %s", s->snapshot_path, s->mem_path,
 		s->resume_vm ? "running" : "paused");
 	return 0;

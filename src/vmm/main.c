@@ -19,6 +19,7 @@
 #include "api/parse.h"
 #include "api/router.h"
 #include "api/server.h"
+#include "jail/seccomp.h"
 #include "log/log.h"
 #include "log/metrics.h"
 #include "machine/machine.h"
@@ -72,6 +73,10 @@ static void usage(FILE *f)
 		API_DEFAULT_SOCKET, (unsigned long long)BOOTTIMER_BASE, API_MAX_PAYLOAD_DEFAULT, RES_DEFAULT_CMDLINE,
 		CLI_DEFAULT_MEM_MIB);
 	snapshot_cli__usage(f);
+	seccomp_cli__usage(f);
+	fprintf(f, "Set by wisp-jailer (Firecracker's jailer does the same):\n"
+		   "  --start-time-us US, --start-time-cpu-us US  when the jailer started (monotonic clock, and its\n"
+		   "                     CPU time), for the api_server process_startup_time metrics\n");
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -116,6 +121,7 @@ struct signals {
 static void *signal_thread(void *opaque)
 {
 	struct signals *s = opaque;
+	seccomp__enter(SECCOMP_SIGNALS);
 	log__set_thread_name("signals");
 	for (;;) {
 		int sig;
@@ -127,10 +133,17 @@ static void *signal_thread(void *opaque)
 	return NULL;
 }
 
+static void ignore_signal(int sig)
+{
+	(void)sig;
+}
+
 struct cli {
 	const char *api_sock, *config_file, *id, *level, *log_path, *metrics_path, *module;
 	bool no_api, boot_timer, show_level, show_origin;
 	uint64_t max_payload;
+	uint64_t start_us, start_cpu_us; /* from wisp-jailer */
+	bool has_start_us, has_start_cpu_us;
 	/* Shortcut flags. */
 	const char *kernel, *initrd, *cmdline, *firmware, *elf, *dump_dtb;
 	uint64_t mem_mib, cpus;
@@ -145,7 +158,8 @@ static int parse_args(int argc, char **argv, struct cli *o)
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_FIRMWARE, OPT_ELF, OPT_TIMEOUT,
 	       OPT_DUMP_DTB, OPT_VERSION, OPT_HELP, OPT_DRIVE, OPT_NET, OPT_RNG, OPT_VCONSOLE, OPT_API_SOCK,
 	       OPT_CONFIG_FILE, OPT_NO_API, OPT_ID, OPT_BOOT_TIMER, OPT_LEVEL, OPT_LOG_PATH, OPT_SHOW_LEVEL,
-	       OPT_SHOW_ORIGIN, OPT_METRICS_PATH, OPT_MAX_PAYLOAD, OPT_MODULE, OPT_CPU_BACKEND, OPT_JIT_DUMP, OPT_JIT_PERF_MAP };
+	       OPT_SHOW_ORIGIN, OPT_METRICS_PATH, OPT_MAX_PAYLOAD, OPT_MODULE, OPT_CPU_BACKEND, OPT_JIT_DUMP,
+	       OPT_JIT_PERF_MAP, OPT_START_TIME_US, OPT_START_TIME_CPU_US };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -177,6 +191,8 @@ static int parse_args(int argc, char **argv, struct cli *o)
 		{ "module", required_argument, NULL, OPT_MODULE },
 		{ "metrics-path", required_argument, NULL, OPT_METRICS_PATH },
 		{ "http-api-max-payload-size", required_argument, NULL, OPT_MAX_PAYLOAD },
+		{ "start-time-us", required_argument, NULL, OPT_START_TIME_US },
+		{ "start-time-cpu-us", required_argument, NULL, OPT_START_TIME_CPU_US },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -247,6 +263,17 @@ static int parse_args(int argc, char **argv, struct cli *o)
 				return 2;
 			}
 			break;
+		case OPT_START_TIME_US:
+		case OPT_START_TIME_CPU_US: {
+			bool cpu = c == OPT_START_TIME_CPU_US;
+			if (parse_u64(optarg, 0, UINT64_MAX, cpu ? &o->start_cpu_us : &o->start_us) < 0) {
+				fprintf(stderr, "wisp: --start-time%s-us takes a number of microseconds, not '%s'\n",
+					cpu ? "-cpu" : "", optarg);
+				return 2;
+			}
+			*(cpu ? &o->has_start_cpu_us : &o->has_start_us) = true;
+			break;
+		}
 		case OPT_TIMEOUT: {
 			char *end;
 			o->timeout = strtod(optarg, &end);
@@ -396,12 +423,19 @@ int main(int argc, char **argv)
 {
 	static struct cli o;
 	static struct snapshot_cli snap; /* --snapshot-save, --restore...: taken out of argv first */
-	int r = snapshot_cli__parse(&snap, &argc, argv);
+	static struct seccomp_options sec; /* --no-seccomp, --seccomp-filter...: likewise */
+	int r = seccomp_cli__parse(&sec, &argc, argv);
+	if (r >= 0)
+		return r;
+	r = snapshot_cli__parse(&snap, &argc, argv);
 	if (r >= 0)
 		return r;
 	r = parse_args(argc, argv, &o);
 	if (r >= 0)
 		return r;
+	if (o.has_start_us || o.has_start_cpu_us)
+		log__set_process_start(o.has_start_us ? o.start_us : log__process_start_us(),
+				       o.has_start_cpu_us ? o.start_cpu_us : 0);
 	log__set_thread_name("main");
 	log__set_instance_id(o.id ? o.id : "anonymous-instance");
 	bool shortcut = o.kernel || o.elf;
@@ -417,6 +451,18 @@ int main(int argc, char **argv)
 	sigaddset(&sigs.set, SIGHUP);
 	sigaddset(&sigs.set, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &sigs.set, NULL);
+	/* A handler, though sigwait takes them: as PID 1 of a PID namespace (wisp-jailer --new-pid-ns) wisp would
+	 * otherwise never receive signals whose action is the default. */
+	struct sigaction sa = { .sa_handler = ignore_signal };
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&sigs.set, sig))
+			sigaction(sig, &sa, NULL);
+	/* Every thread from here on runs under its seccomp filter, this one first. */
+	char serr[512];
+	if (seccomp__setup(&sec, serr, sizeof(serr)) < 0) {
+		fprintf(stderr, "wisp: %s\n", serr);
+		return 1;
+	}
 
 	static struct controller ctl;
 	controller__init(&ctl, o.id, o.elf ? -1 : STDIN_FILENO, STDOUT_FILENO);
@@ -496,6 +542,7 @@ int main(int argc, char **argv)
 		}
 	}
 	snapshot_cli__arm(&snap, &ctl);
+	seccomp__lock_exec(); /* this thread builds no machine from here on (the API thread may, under its own) */
 	int code = controller__run(&ctl);
 	api_server__stop(&server);
 	if (api)

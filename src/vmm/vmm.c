@@ -7,11 +7,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jail/seccomp.h"
 #include "log/log.h"
 
 static void *vcpu_thread(void *opaque)
 {
 	struct vmm_vcpu_arg *a = opaque;
+	seccomp__enter(SECCOMP_VCPU);
 	char name[16];
 	snprintf(name, sizeof(name), "vcpu%u", a->id);
 	log__set_thread_name(name);
@@ -24,6 +26,7 @@ static void *timeout_thread(void *opaque)
 	struct vmm *v = opaque;
 	struct machine *m = &v->m;
 	struct timespec deadline;
+	seccomp__enter(SECCOMP_TIMEOUT);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	double whole = (double)(time_t)v->timeout;
 	deadline.tv_sec += (time_t)v->timeout;

@@ -730,6 +730,7 @@ static void accept_all(struct virtio_vsock *v)
 		}
 		c->deadline_ms = now_ms() + VIRTIO_VSOCK_CONNECT_TIMEOUT_MS;
 		arm_timer(v);
+		handshake(v, c); /* the line may be there already */
 	}
 	listener_events(v, false); /* full: new clients wait in the backlog until a connection goes */
 }
@@ -805,8 +806,6 @@ void virtio_vsock__event(struct virtio_vsock *v)
 			else
 				conn_event(v, p, evs[i].events);
 		}
-		if (n < EVENTS_PER_ROUND)
-			break;
 	}
 	rx_process(v);
 	reap(v);

@@ -285,9 +285,15 @@ static void arm(struct virtio_balloon *b, bool now)
 	timerfd_settime(b->timer_fd, 0, &its, NULL);
 }
 
+/*
+ * DRIVER_OK. Linux offers its first statistics buffer (and may notify other queues) before it sets
+ * DRIVER_OK, when notifications are not served yet: look at every queue now.
+ */
 static void balloon_activate(struct virtio_dev *d)
 {
 	arm((struct virtio_balloon *)d, false);
+	for (unsigned q = 0; q < d->nqueues; q++)
+		virtio_dev__kick(d, q);
 }
 
 static void balloon_reset(struct virtio_dev *d)

@@ -830,6 +830,13 @@ static void vsock_notify(struct virtio_dev *d, unsigned q)
 	reap(v);
 }
 
+/* DRIVER_OK: buffers offered before it (notifications are not served until then) are looked at now. */
+static void vsock_activate(struct virtio_dev *d)
+{
+	for (unsigned q = 0; q < d->nqueues; q++)
+		virtio_dev__kick(d, q);
+}
+
 /* The driver reset the device: its connections are gone with it. */
 static void vsock_reset(struct virtio_dev *d)
 {
@@ -868,6 +875,7 @@ static int vsock_load(struct virtio_dev *d, struct snap_reader *r, char *err, si
 
 static const struct virtio_dev_ops vsock_ops = {
 	.notify = vsock_notify,
+	.activate = vsock_activate,
 	.reset = vsock_reset,
 	.check_config = vsock_check_config,
 	.load = vsock_load,

@@ -239,6 +239,34 @@ static void test_stats(void **state)
 	bfix_free(f);
 }
 
+/* Linux offers its first statistics buffer before DRIVER_OK: the device must find it once it is live. */
+static void test_stats_before_driver_ok(void **state)
+{
+	(void)state;
+	struct bfix *f = bfix_new();
+	struct virtio_balloon_config cfg = { .stats_interval_s = 1 };
+	assert_int_equal(virtio_balloon__init(&f->b, &f->g->bus, fake_guest__irq(f->g), &cfg, &f->file_pages), 0);
+	struct virtio_dev *d = &f->b.vdev;
+	wr(d, R_STATUS, VIRTIO_S_ACKNOWLEDGE);
+	wr(d, R_STATUS, VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER);
+	wr(d, 0x024, 0);
+	wr(d, 0x020, (uint32_t)F_STATS);
+	wr(d, 0x024, 1);
+	wr(d, 0x020, 1); /* VERSION_1 */
+	wr(d, R_STATUS, VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK);
+	for (unsigned q = 0; q < d->nqueues; q++)
+		setup_queue(f->g, d, q);
+	put_stat(gptr(f->g, LIST), 0, VIRTIO_BALLOON_S_MEMFREE, 5);
+	post(f, 2, LIST, 10, false); /* notified, not served: the device is not live yet */
+	assert_int_equal(virtio_balloon__info(&f->b).guest.present, 0);
+	wr(d, R_STATUS, ALIVE);
+	virtio_dev__process(d);
+	assert_int_equal(virtio_balloon__info(&f->b).guest.val[VIRTIO_BALLOON_S_MEMFREE], 5);
+	virtio_balloon__poll_stats(&f->b);
+	assert_int_equal(used_idx(f->g, 2), 1); /* and held it, to hand back at the poll */
+	bfix_free(f);
+}
+
 /* Optional queues take the next numbers among those negotiated; reporting gives whole pages back. */
 static void test_reporting_and_queue_numbers(void **state)
 {
@@ -431,6 +459,7 @@ int main(void)
 		cmocka_unit_test(test_inflate_anonymous),
 		cmocka_unit_test(test_inflate_file_backed),
 		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_stats_before_driver_ok),
 		cmocka_unit_test(test_reporting_and_queue_numbers),
 		cmocka_unit_test(test_hinting),
 		cmocka_unit_test(test_config_space),

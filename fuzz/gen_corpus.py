@@ -616,7 +616,106 @@ def gen_virtio():
     write(t, "transport", u8(rng) + raw)
 
 
+# ---- vsock (fuzz_vsock.c) ---------------------------------------------------------------------------------
+
+V1 = 1 << 32
+VS_PORT = {1000: 0, 1001: 1, 52: 2, 90: 3, 1 << 30: 4, (1 << 30) + 1: 5, 7: 6}
+
+
+def vs_init():
+    return u8(2) + u64(V1) + u8(5)  # queues of 32
+
+
+def vs_rx(count, length=4096):
+    return u8(5 | ((count - 1) << 4)) + u16(length)
+
+
+def vs_pkt(op, src, dst, payload=b"", flags=0, how=0, extra=b""):
+    return (u8(4) + u8(how) + extra + u8(VS_PORT[src]) + u8(VS_PORT[dst]) + u8(op) + u8(flags) + u16(len(payload))
+            + payload[:64])
+
+
+def vs_client(who, port=None):
+    if port is None:
+        return u8(7 | (who << 4))
+    return u8(7 | 0x80 | (who << 4)) + u8(VS_PORT[port])
+
+
+def vs_client_io(who, what, data=b""):
+    return u8(8 | (who << 4)) + u8(what) + u8(len(data)) + data
+
+
+def vs_accept(who, data=b""):
+    return u8(10 | (who << 4)) + u8(len(data)) + data
+
+
+def gen_vsock():
+    t = "vsock"
+    clean(t)
+    ev = u8(9)
+    write(t, "guest-initiated", vs_init() + vs_rx(8) + vs_pkt(1, 1000, 90) + vs_accept(0, b"hi") + ev
+          + vs_pkt(5, 1000, 90, b"hello") + vs_rx(4) + vs_pkt(4, 1000, 90, flags=3) + ev + vs_pkt(3, 1000, 90))
+    write(t, "host-initiated", vs_init() + vs_rx(8) + vs_client(0, 52) + ev + vs_pkt(2, 52, 1 << 30)
+          + vs_client_io(0, 0, b"data") + ev + vs_pkt(5, 52, 1 << 30, b"back") + vs_client_io(0, 3)
+          + vs_client_io(0, 1) + ev + vs_rx(4) + vs_pkt(4, 52, 1 << 30, flags=3) + vs_client_io(0, 2) + ev)
+    hostile = vs_init() + vs_rx(16, 64)
+    hostile += vs_pkt(1, 1000, 90, how=1, extra=u64(9))           # foreign source CID
+    hostile += u8(4) + u8(4) + u8(0) + u8(3) + u16(2) + u8(1) + u8(0) + u16(0)  # SEQPACKET type
+    hostile += u8(4) + u8(32) + u8(0) + u8(3) + u8(5) + u8(0) + u16(4) + u32(4096) + b"abcd"  # len > payload
+    hostile += vs_pkt(7, 1001, 90) + vs_pkt(6, 1001, 90) + vs_pkt(8, 1001, 90) + vs_pkt(5, 7, 52, b"x")
+    hostile += vs_pkt(1, 1001, 90, how=64) + vs_accept(1) + vs_pkt(5, 1001, 90, b"y" * 40, how=8, extra=u32(0))
+    hostile += vs_rx(2, 20) + u8(6) + u8(4) + vs_client(2, 7) + vs_client_io(2, 0, b"CONNECT 1\n") + ev + u8(11)
+    write(t, "hostile", hostile)
+
+
+# ---- balloon (fuzz_balloon.c) -----------------------------------------------------------------------------
+
+BAL_BASE_PFN = 0x80000000 >> 12
+
+
+def bl_init(features):
+    return u8(1) + u64(features)
+
+
+def bl_pfns(q, pages, ragged=False):
+    out = u8(2 | (q << 4) | (0x80 if ragged else 0)) + u8(len(pages))
+    for p in pages:
+        out += u8(p) if p < 0xF0 else u8(0xFF) + u32(p)
+    return out
+
+
+def bl_range(q, page, length, writable=True, skew=0):
+    off = page * 4096 + 4096 + skew  # the target subtracts one page
+    return u8(3 | (q << 4) | (0x80 if writable else 0)) + u32(off) + u32(length)
+
+
+def bl_buf(q, data):
+    return u8(4 | (q << 4)) + u8(len(data)) + data
+
+
+def bl_write(page, v):
+    return u8(5) + u8(page - 16) + u8(v)
+
+
+def gen_balloon():
+    t = "balloon"
+    clean(t)
+    stats, hint, report, oom = 1 << 1, 1 << 3, 1 << 5, 1 << 2
+    write(t, "inflate", u8(2) + bl_init(V1 | oom) + bl_write(20, 0x11) + bl_pfns(0, [20, 21, 22, 21, 0xFFFFFFFF])
+          + bl_pfns(0, [30], ragged=True) + bl_pfns(1, [20, 21]) + u8(10) + u8(7) + u8(3))
+    write(t, "file-backed", u8(32) + bl_init(V1) + bl_write(100, 0x33) + bl_pfns(0, [100, 101, 102])
+          + bl_write(100, 0x44) + bl_pfns(0, [100]))
+    st = u16(4) + u64(1000) + u16(5) + u64(2000) + u16(42) + u64(1)
+    write(t, "stats", u8(4) + bl_init(V1 | stats) + bl_buf(2, st) + u8(6) + bl_buf(2, st[:10]) + bl_buf(2, st)
+          + u8(9) + u8(5) + u8(6))
+    write(t, "hint-report", u8(4 | 8 | 16) + bl_init(V1 | stats | hint | report) + u8(0x48) + bl_buf(3, u32(2))
+          + bl_range(3, 40, 3 * 4096) + bl_buf(3, u32(0)) + bl_range(4, 50, 2 * 4096, skew=100)
+          + bl_range(4, 60, 4096, writable=False) + u8(0x88) + u8(10))
+
+
 def main():
+    gen_vsock()
+    gen_balloon()
     gen_virtio()
     gen_snapshot()
     gen_api()

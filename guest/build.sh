@@ -84,11 +84,26 @@ SRC
     rm -rf "$bdir"; mv "$bdir.tmp" "$bdir"; rm -rf "$bobj"
 fi
 
+# ---- guest tools: every guest/tools/*.c, static, into /usr/bin (tests and benchmarks) -------------
+tkey=$( { pkgver gcc-riscv64-linux-gnu; pkgver libc6-dev-riscv64-cross; cat "$here"/tools/*.c; ls "$here"/tools; } \
+        | sha256sum | cut -c1-16)
+tdir=$cache/tools-$tkey
+if [ ! -f "$tdir/.done" ]; then
+    echo "guest: building guest tools (cache key $tkey)" >&2
+    rm -rf "$tdir.tmp"; mkdir -p "$tdir.tmp"
+    for src in "$here"/tools/*.c; do
+        ${cross}gcc -static -Os -s -Wall -Wextra -Werror -o "$tdir.tmp/$(basename "$src" .c)" "$src"
+    done
+    touch "$tdir.tmp/.done"
+    rm -rf "$tdir"; mv "$tdir.tmp" "$tdir"
+fi
+
 # ---- initrd and rootfs (cheap: rebuilt every time from the cached pieces) --------------------
 cp "$kdir/Image" "$out/Image"
 root=$out/rootfs
 rm -rf "$root"; mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,mnt}
 cp "$bdir/busybox" "$root/bin/busybox"
+for t in "$tdir"/*; do install -m 0755 "$t" "$root/usr/bin/"; done
 install -m 0644 "$here/inittab" "$root/etc/inittab"
 install -m 0755 "$here/rcS" "$root/etc/rcS"
 # root has no password: a test VM; getty on hvc0 (--vconsole) logs in with just "root".

@@ -5,10 +5,9 @@
 #include "api/parse.h"
 
 /* Sections of Firecracker's document that wisp cannot provide yet: refused when present. */
-static const char *const unsupported[] = { "balloon", "vsock",		"mmds-config", "cpu-config",
-					   "pmem",    "memory-hotplug", NULL };
-static const char *const known[] = { "boot-source", "machine-config", "drives",	 "network-interfaces",
-				     "logger",	    "metrics",	      "entropy", "serial",
+static const char *const unsupported[] = { "mmds-config", "cpu-config", "pmem", "memory-hotplug", NULL };
+static const char *const known[] = { "boot-source", "machine-config", "drives", "network-interfaces", "logger",
+				     "metrics",	    "entropy",	      "serial", "vsock",		  "balloon",
 				     NULL };
 
 static bool in(const char *const *list, const char *s)
@@ -48,6 +47,14 @@ static int apply_one(struct controller *c, const char *name, const cJSON *s, cha
 		struct net_cfg nc;
 		return api_parse__net(s, &nc, why, n) < 0 ? -1 : controller__put_net(c, &nc, why, n);
 	}
+	if (!strcmp(name, "vsock")) {
+		struct vsock_cfg v;
+		return api_parse__vsock(s, &v, why, n) < 0 ? -1 : controller__set_vsock(c, &v, why, n);
+	}
+	if (!strcmp(name, "balloon")) {
+		struct balloon_cfg b;
+		return api_parse__balloon(s, &b, why, n) < 0 ? -1 : controller__set_balloon(c, &b, why, n);
+	}
 	if (!strcmp(name, "entropy")) {
 		struct entropy_cfg e;
 		return api_parse__entropy(s, &e, why, n) < 0 ? -1 : controller__set_entropy(c, &e, why, n);
@@ -59,9 +66,9 @@ static int apply_one(struct controller *c, const char *name, const cJSON *s, cha
 int api_config__apply(struct controller *c, const char *text, size_t len, char *err, size_t n)
 {
 	/* The order Firecracker applies them in: logging first, so the rest is logged. */
-	static const char *const order[] = { "logger",	    "metrics", "machine-config",
-					     "boot-source", "drives",  "network-interfaces",
-					     "entropy",	    "serial",  NULL };
+	static const char *const order[] = { "logger",	"metrics", "machine-config", "boot-source", "drives",
+					     "network-interfaces", "entropy", "vsock", "balloon", "serial",
+					     NULL };
 	char why[1024];
 	cJSON *doc = api_json__parse(text, len, why, sizeof(why));
 	if (!doc) {

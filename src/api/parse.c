@@ -463,6 +463,73 @@ int api_parse__metrics(const cJSON *j, struct metrics_cfg *out, char *err, size_
 	return 0;
 }
 
+int api_parse__vsock(const cJSON *j, struct vsock_cfg *out, char *err, size_t n)
+{
+	struct pctx p = { err, n, "" };
+	struct fld f[] = { F("guest_cid"), F("uds_path"), F("vsock_id") };
+	uint64_t cid = 0;
+	char id[RES_ID_MAX + 1];
+	memset(out, 0, sizeof(*out));
+	if (take(&p, j, f, NF(f)) < 0 || get_uint(&p, &f[0], true, UINT32_MAX, &cid, NULL) < 0 ||
+	    get_str(&p, &f[1], true, out->uds_path, sizeof(out->uds_path), NULL) < 0 ||
+	    get_str(&p, &f[2], false, id, sizeof(id), NULL) < 0) /* deprecated, ignored as by Firecracker */
+		return -1;
+	if (cid < 3)
+		return fail(&p, "invalid value for `guest_cid`: it must be at least 3");
+	out->guest_cid = (uint32_t)cid;
+	return 0;
+}
+
+int api_parse__balloon(const cJSON *j, struct balloon_cfg *out, char *err, size_t n)
+{
+	struct pctx p = { err, n, "" };
+	struct fld f[] = { F("amount_mib"), F("deflate_on_oom"), F("stats_polling_interval_s"),
+			   F("free_page_hinting"), F("free_page_reporting") };
+	uint64_t amount = 0, interval = 0;
+	memset(out, 0, sizeof(*out));
+	if (take(&p, j, f, NF(f)) < 0 || get_uint(&p, &f[0], true, UINT32_MAX / 256, &amount, NULL) < 0 ||
+	    get_bool(&p, &f[1], true, &out->deflate_on_oom, NULL) < 0 ||
+	    get_uint(&p, &f[2], false, UINT16_MAX, &interval, NULL) < 0 ||
+	    get_bool(&p, &f[3], false, &out->free_page_hinting, NULL) < 0 ||
+	    get_bool(&p, &f[4], false, &out->free_page_reporting, NULL) < 0)
+		return -1;
+	out->amount_mib = (uint32_t)amount;
+	out->stats_polling_interval_s = (uint32_t)interval;
+	return 0;
+}
+
+int api_parse__balloon_update(const cJSON *j, uint32_t *amount_mib, char *err, size_t n)
+{
+	struct pctx p = { err, n, "" };
+	struct fld f[] = { F("amount_mib") };
+	uint64_t v = 0;
+	if (take(&p, j, f, NF(f)) < 0 || get_uint(&p, &f[0], true, UINT32_MAX / 256, &v, NULL) < 0)
+		return -1;
+	*amount_mib = (uint32_t)v;
+	return 0;
+}
+
+int api_parse__balloon_stats_update(const cJSON *j, uint32_t *interval_s, char *err, size_t n)
+{
+	struct pctx p = { err, n, "" };
+	struct fld f[] = { F("stats_polling_interval_s") };
+	uint64_t v = 0;
+	if (take(&p, j, f, NF(f)) < 0 || get_uint(&p, &f[0], true, UINT16_MAX, &v, NULL) < 0)
+		return -1;
+	*interval_s = (uint32_t)v;
+	return 0;
+}
+
+int api_parse__balloon_hint_start(const cJSON *j, bool *acknowledge_on_stop, char *err, size_t n)
+{
+	struct pctx p = { err, n, "" };
+	struct fld f[] = { F("acknowledge_on_stop") };
+	*acknowledge_on_stop = true;
+	if (!j)
+		return 0;
+	return take(&p, j, f, NF(f)) < 0 || get_bool(&p, &f[0], false, acknowledge_on_stop, NULL) < 0 ? -1 : 0;
+}
+
 static const char *const actions[] = { "InstanceStart", "FlushMetrics", "SendCtrlAltDel", NULL };
 
 int api_parse__action(const cJSON *j, enum api_action *out, char *err, size_t n)
@@ -542,7 +609,13 @@ int api_parse__snapshot_load(const cJSON *j, struct snapshot_load_cfg *out, char
 	}
 	if (f[6].v && !cJSON_IsArray(f[6].v))
 		return wrong(&p, &f[6], "an array");
-	if (f[7].v && !cJSON_IsObject(f[7].v))
-		return wrong(&p, &f[7], "an object");
+	if (f[7].v) {
+		struct pctx q = { err, n, "vsock_override" };
+		struct fld v[] = { F("uds_path") };
+		if (take(&q, f[7].v, v, NF(v)) < 0 ||
+		    get_str(&q, &v[0], true, out->vsock_uds_path, sizeof(out->vsock_uds_path), NULL) < 0)
+			return -1;
+		out->has_vsock_override = true;
+	}
 	return 0;
 }

@@ -29,6 +29,13 @@ int api_parse__entropy(const cJSON *j, struct entropy_cfg *out, char *err, size_
 int api_parse__serial(const cJSON *j, struct serial_cfg *out, char *err, size_t n);
 int api_parse__logger(const cJSON *j, struct logger_cfg *out, char *err, size_t n);
 int api_parse__metrics(const cJSON *j, struct metrics_cfg *out, char *err, size_t n);
+int api_parse__vsock(const cJSON *j, struct vsock_cfg *out, char *err, size_t n);
+int api_parse__balloon(const cJSON *j, struct balloon_cfg *out, char *err, size_t n);
+/* PATCH /balloon {"amount_mib"}, PATCH /balloon/statistics {"stats_polling_interval_s"}. */
+int api_parse__balloon_update(const cJSON *j, uint32_t *amount_mib, char *err, size_t n);
+int api_parse__balloon_stats_update(const cJSON *j, uint32_t *interval_s, char *err, size_t n);
+/* PATCH /balloon/hinting/start: j may be NULL (no body); acknowledge_on_stop defaults to true. */
+int api_parse__balloon_hint_start(const cJSON *j, bool *acknowledge_on_stop, char *err, size_t n);
 
 enum api_action { ACTION_INSTANCE_START, ACTION_FLUSH_METRICS, ACTION_SEND_CTRL_ALT_DEL };
 int api_parse__action(const cJSON *j, enum api_action *out, char *err, size_t n);

@@ -40,6 +40,12 @@ static const struct {
 	[CNT_PUT_SERIAL_FAILS] = { "put_api_requests", "serial_fails" },
 	[CNT_PUT_SNAPSHOT] = { "put_api_requests", "snapshot_count" },
 	[CNT_PUT_SNAPSHOT_FAILS] = { "put_api_requests", "snapshot_fails" },
+	[CNT_PUT_VSOCK] = { "put_api_requests", "vsock_count" },
+	[CNT_PUT_VSOCK_FAILS] = { "put_api_requests", "vsock_fails" },
+	[CNT_PUT_BALLOON] = { "put_api_requests", "balloon_count" },
+	[CNT_PUT_BALLOON_FAILS] = { "put_api_requests", "balloon_fails" },
+	[CNT_PATCH_BALLOON] = { "patch_api_requests", "balloon_count" },
+	[CNT_PATCH_BALLOON_FAILS] = { "patch_api_requests", "balloon_fails" },
 	[CNT_PATCH_DRIVE] = { "patch_api_requests", "drive_count" },
 	[CNT_PATCH_DRIVE_FAILS] = { "patch_api_requests", "drive_fails" },
 	[CNT_PATCH_NETWORK] = { "patch_api_requests", "network_count" },
@@ -139,6 +145,17 @@ static void add_limiter(cJSON *parent, const char *name, const struct rate_limit
 	add_bucket(j, "ops", &rl->ops);
 }
 
+static cJSON *balloon_json(const struct balloon_cfg *b)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddNumberToObject(j, "amount_mib", b->amount_mib);
+	cJSON_AddBoolToObject(j, "deflate_on_oom", b->deflate_on_oom);
+	cJSON_AddNumberToObject(j, "stats_polling_interval_s", b->stats_polling_interval_s);
+	cJSON_AddBoolToObject(j, "free_page_hinting", b->free_page_hinting);
+	cJSON_AddBoolToObject(j, "free_page_reporting", b->free_page_reporting);
+	return j;
+}
+
 static cJSON *vm_config_json(const struct vm_resources *r)
 {
 	cJSON *j = cJSON_CreateObject();
@@ -187,6 +204,13 @@ static cJSON *vm_config_json(const struct vm_resources *r)
 		cJSON *e = cJSON_AddObjectToObject(j, "entropy");
 		add_limiter(e, "rate_limiter", &r->entropy.rate_limiter);
 	}
+	if (r->has_vsock) {
+		cJSON *v = cJSON_AddObjectToObject(j, "vsock");
+		cJSON_AddNumberToObject(v, "guest_cid", r->vsock.guest_cid);
+		cJSON_AddStringToObject(v, "uds_path", r->vsock.uds_path);
+	}
+	if (r->has_balloon)
+		cJSON_AddItemToObject(j, "balloon", balloon_json(&r->balloon));
 	if (r->has_logger) {
 		const struct logger_cfg *l = &r->logger;
 		cJSON *o = cJSON_AddObjectToObject(j, "logger");
@@ -233,6 +257,49 @@ static void get_config(struct api_router *r, bool machine_only, struct api_respo
 	controller__get(r->c, res, NULL);
 	ok_json(out, machine_only ? machine_json(&res->machine) : vm_config_json(res));
 	free(res);
+}
+
+/* GET /balloon, /balloon/statistics, /balloon/hinting/status. */
+static void get_balloon(struct api_router *r, const char *what, struct api_response *out)
+{
+	char err[ERR_MAX];
+	if (!what) {
+		struct balloon_cfg b;
+		if (controller__get_balloon(r->c, &b, err, sizeof(err)) < 0)
+			api_response__fault(out, 400, err);
+		else
+			ok_json(out, balloon_json(&b));
+		return;
+	}
+	struct virtio_balloon_info i;
+	bool stats = !strcmp(what, "statistics");
+	if ((stats ? controller__balloon_stats(r->c, &i, err, sizeof(err))
+		   : controller__balloon_hinting_status(r->c, &i, err, sizeof(err))) < 0) {
+		api_response__fault(out, 400, err);
+		return;
+	}
+	cJSON *j = cJSON_CreateObject();
+	if (!stats) {
+		cJSON_AddNumberToObject(j, "host_cmd", i.host_cmd);
+		if (i.guest_cmd_valid)
+			cJSON_AddNumberToObject(j, "guest_cmd", i.guest_cmd);
+		ok_json(out, j);
+		return;
+	}
+	static const char *const names[VIRTIO_BALLOON_STAT_TAGS] = {
+		"swap_in",	   "swap_out",	       "major_faults",	       "minor_faults",
+		"free_memory",	   "total_memory",     "available_memory",     "disk_caches",
+		"hugetlb_allocations", "hugetlb_failures", "oom_kill",	       "alloc_stall",
+		"async_scan",	   "direct_scan",      "async_reclaim",	       "direct_reclaim",
+	};
+	cJSON_AddNumberToObject(j, "target_pages", i.target_pages);
+	cJSON_AddNumberToObject(j, "actual_pages", i.actual_pages);
+	cJSON_AddNumberToObject(j, "target_mib", i.target_pages / VIRTIO_BALLOON_PAGES_PER_MIB);
+	cJSON_AddNumberToObject(j, "actual_mib", i.actual_pages / VIRTIO_BALLOON_PAGES_PER_MIB);
+	for (unsigned t = 0; t < VIRTIO_BALLOON_STAT_TAGS; t++)
+		if ((i.guest.present >> t) & 1)
+			cJSON_AddNumberToObject(j, names[t], (double)i.guest.val[t]);
+	ok_json(out, j);
 }
 
 /* ---- PUT / PATCH ------------------------------------------------------------------------------------- */
@@ -405,6 +472,46 @@ static int put_serial(struct req *q)
 	return rc;
 }
 
+static int put_vsock(struct req *q)
+{
+	struct vsock_cfg v;
+	if (api_parse__vsock(q->body, &v, q->err, sizeof(q->err)) < 0)
+		return bad_body(q);
+	return controller__set_vsock(q->r->c, &v, q->err, sizeof(q->err));
+}
+
+static int put_balloon(struct req *q)
+{
+	struct balloon_cfg b;
+	if (api_parse__balloon(q->body, &b, q->err, sizeof(q->err)) < 0)
+		return bad_body(q);
+	return controller__set_balloon(q->r->c, &b, q->err, sizeof(q->err));
+}
+
+/* PATCH /balloon, /balloon/statistics, /balloon/hinting/start|stop (the last two may come without a body). */
+static int patch_balloon(struct req *q, const char *what, const char *sub)
+{
+	struct controller *c = q->r->c;
+	uint32_t v;
+	bool ack;
+	if (!what) {
+		if (api_parse__balloon_update(q->body, &v, q->err, sizeof(q->err)) < 0)
+			return bad_body(q);
+		return controller__update_balloon(c, v, q->err, sizeof(q->err));
+	}
+	if (!strcmp(what, "statistics")) {
+		if (api_parse__balloon_stats_update(q->body, &v, q->err, sizeof(q->err)) < 0)
+			return bad_body(q);
+		return controller__update_balloon_stats(c, v, q->err, sizeof(q->err));
+	}
+	if (!strcmp(sub, "start")) {
+		if (api_parse__balloon_hint_start(q->body, &ack, q->err, sizeof(q->err)) < 0)
+			return bad_body(q);
+		return controller__balloon_hinting(c, true, ack, q->err, sizeof(q->err));
+	}
+	return controller__balloon_hinting(c, false, false, q->err, sizeof(q->err));
+}
+
 static int put_actions(struct req *q)
 {
 	enum api_action a;
@@ -462,8 +569,6 @@ static int put_snapshot(struct req *q, const char *what)
 static const struct {
 	const char *resource, *what;
 } unsupported[] = {
-	{ "balloon", "The balloon device" },
-	{ "vsock", "The vsock device" },
 	{ "mmds", "The microVM metadata service (MMDS)" },
 	{ "cpu-config", "Custom CPU templates" },
 	{ "pmem", "Persistent memory (pmem) devices" },
@@ -516,7 +621,10 @@ void api_router__handle(struct api_router *r, const char *method, const char *pa
 		fault(r, out, "GET request cannot have a body.");
 		return;
 	}
-	if ((put || patch) && !has_body) {
+	/* Firecracker's free page hinting start and stop take an optional body. */
+	bool hinting = p0 && !strcmp(p0, "balloon") && p1 && !strcmp(p1, "hinting") && p2 &&
+		       (!strcmp(p2, "start") || !strcmp(p2, "stop"));
+	if ((put || patch) && !has_body && !(patch && hinting)) {
 		fault(r, out, put ? "Empty PUT request." : "Empty PATCH request.");
 		return;
 	}
@@ -542,6 +650,10 @@ void api_router__handle(struct api_router *r, const char *method, const char *pa
 		} else if (!strcmp(p0, "vm") && p1 && !strcmp(p1, "config") && !p2) {
 			count(r, CNT_GET_VM_CONFIG);
 			get_config(r, false, out);
+		} else if (!strcmp(p0, "balloon") &&
+			   (!p1 || (!strcmp(p1, "statistics") && !p2) ||
+			    (!strcmp(p1, "hinting") && p2 && !strcmp(p2, "status")))) {
+			get_balloon(r, p1, out);
 		} else {
 			fault(r, out, "Invalid request method and/or path: %s %s.", method, path);
 		}
@@ -558,8 +670,8 @@ void api_router__handle(struct api_router *r, const char *method, const char *pa
 	rq->out = out;
 	rq->id = p1;
 	char why[ERR_MAX];
-	cJSON *json = api_json__parse(body, len, why, sizeof(why));
-	if (!json) {
+	cJSON *json = has_body ? api_json__parse(body, len, why, sizeof(why)) : NULL;
+	if (!json && has_body) {
 		fault(r, out, DESERIALIZE "%.1900s.", why);
 		free(rq);
 		return;
@@ -605,6 +717,16 @@ void api_router__handle(struct api_router *r, const char *method, const char *pa
 	} else if (put && !strcmp(p0, "serial") && one) {
 		count(r, CNT_PUT_SERIAL);
 		respond(rq, put_serial(rq), CNT_PUT_SERIAL_FAILS);
+	} else if (put && !strcmp(p0, "vsock") && one) {
+		count(r, CNT_PUT_VSOCK);
+		respond(rq, put_vsock(rq), CNT_PUT_VSOCK_FAILS);
+	} else if (put && !strcmp(p0, "balloon") && one) {
+		count(r, CNT_PUT_BALLOON);
+		respond(rq, put_balloon(rq), CNT_PUT_BALLOON_FAILS);
+	} else if (patch && !strcmp(p0, "balloon") && (one || (two && !strcmp(p1, "statistics")) || hinting)) {
+		count(r, CNT_PATCH_BALLOON);
+		rq->id = NULL;
+		respond(rq, patch_balloon(rq, p1, p2), CNT_PATCH_BALLOON_FAILS);
 	} else if (put && !strcmp(p0, "snapshot") && two && (!strcmp(p1, "create") || !strcmp(p1, "load"))) {
 		count(r, CNT_PUT_SNAPSHOT);
 		rq->id = NULL;

@@ -299,7 +299,8 @@ static void *signal_thread(void *opaque)
 
 int snapshot_cli__restore(struct snapshot_cli *s, double timeout, const struct vmm_devices_config *devices)
 {
-	bool own = devices && (devices->nblock || devices->nnet || devices->rng || devices->console);
+	bool own = devices && (devices->nblock || devices->nnet || devices->rng || devices->console ||
+			      devices->has_vsock || devices->has_balloon);
 	struct snapshot_load_params p = {
 		.state_path = s->restore_state,
 		.nmem = s->restore_nmem,

@@ -12,7 +12,7 @@
 #include "snapshot/state.h"
 
 #define V_MEMORY 1
-#define V_DEVCFG 1
+#define V_DEVCFG 2 /* 2 added vsock and balloon; 1 is read too */
 #define DEV_PATH_MAX 4096
 #define DEV_NAME_MAX 64
 
@@ -28,6 +28,7 @@ static struct devcfg_store {
 	char blk_path[VIRTIO_SLOTS][DEV_PATH_MAX];
 	char blk_id[VIRTIO_SLOTS][DEV_NAME_MAX];
 	char tap[VIRTIO_SLOTS][DEV_NAME_MAX];
+	char vsock_path[DEV_PATH_MAX];
 } restored_devcfg;
 
 static void save_devcfg(struct snap_writer *w, const struct vmm_devices_config *c)
@@ -50,6 +51,20 @@ static void save_devcfg(struct snap_writer *w, const struct vmm_devices_config *
 	}
 	snap_w__u8(w, c->rng);
 	snap_w__u8(w, c->console);
+	snap_w__u8(w, c->has_vsock);
+	if (c->has_vsock) {
+		snap_w__u64(w, c->vsock.guest_cid);
+		snap_w__str(w, c->vsock.uds_path);
+	}
+	snap_w__u8(w, c->has_balloon);
+	if (c->has_balloon) {
+		const struct virtio_balloon_config *b = &c->balloon;
+		snap_w__u32(w, b->amount_mib);
+		snap_w__u8(w, b->deflate_on_oom);
+		snap_w__u32(w, b->stats_interval_s);
+		snap_w__u8(w, b->free_page_hinting);
+		snap_w__u8(w, b->free_page_reporting);
+	}
 	snap_w__end(w);
 }
 
@@ -61,8 +76,8 @@ static int parse_devcfg(const struct snap_file *f, struct devcfg_store *d, char 
 		return -1;
 	}
 	const struct snap_section *sec = snap_file__find(f, SNAP_SEC_DEVCFG, 0);
-	if (sec->version != V_DEVCFG) {
-		snprintf(err, n, "snapshot device configuration has version %u, this wisp reads %u", sec->version,
+	if (sec->version < 1 || sec->version > V_DEVCFG) {
+		snprintf(err, n, "snapshot device configuration has version %u, this wisp reads 1 to %u", sec->version,
 			 V_DEVCFG);
 		return -1;
 	}
@@ -95,10 +110,38 @@ static int parse_devcfg(const struct snap_file *f, struct devcfg_store *d, char 
 		if (has_mac > 1)
 			goto bad;
 	}
-	uint8_t rng = snap_r__u8(&r), console = snap_r__u8(&r);
+	uint8_t rng = snap_r__u8(&r), console = snap_r__u8(&r), vsock = 0, balloon = 0;
 	c->rng = rng;
 	c->console = console;
-	if (!snap_r__done(&r) || rng > 1 || console > 1 || c->nblock + c->nnet + rng + console > VIRTIO_SLOTS)
+	if (sec->version >= 2) {
+		vsock = snap_r__u8(&r);
+		if (vsock == 1) {
+			bool null_path;
+			c->vsock.guest_cid = snap_r__u64(&r);
+			if (!snap_r__str(&r, d->vsock_path, DEV_PATH_MAX, &null_path) || null_path ||
+			    c->vsock.guest_cid <= 2 || c->vsock.guest_cid > UINT32_MAX)
+				goto bad;
+			c->vsock.uds_path = d->vsock_path;
+		}
+		balloon = snap_r__u8(&r);
+		if (balloon == 1) {
+			struct virtio_balloon_config *b = &c->balloon;
+			b->amount_mib = snap_r__u32(&r);
+			uint8_t oom = snap_r__u8(&r);
+			b->stats_interval_s = snap_r__u32(&r);
+			uint8_t hint = snap_r__u8(&r), report = snap_r__u8(&r);
+			if (oom > 1 || hint > 1 || report > 1 || b->stats_interval_s > UINT16_MAX ||
+			    b->amount_mib > UINT32_MAX / VIRTIO_BALLOON_PAGES_PER_MIB)
+				goto bad;
+			b->deflate_on_oom = oom;
+			b->free_page_hinting = hint;
+			b->free_page_reporting = report;
+		}
+	}
+	c->has_vsock = vsock;
+	c->has_balloon = balloon;
+	if (!snap_r__done(&r) || rng > 1 || console > 1 || vsock > 1 || balloon > 1 ||
+	    c->nblock + c->nnet + rng + console + vsock + balloon > VIRTIO_SLOTS)
 		goto bad;
 	return 0;
 bad:
@@ -110,13 +153,25 @@ bad:
 static int override_devcfg(struct devcfg_store *d, const struct vmm_devices_config *o, char *err, size_t n)
 {
 	const struct vmm_devices_config *c = &d->cfg;
-	if (o->nblock != c->nblock || o->nnet != c->nnet || o->rng != c->rng || o->console != c->console) {
+	if (o->nblock != c->nblock || o->nnet != c->nnet || o->rng != c->rng || o->console != c->console ||
+	    o->has_vsock != c->has_vsock || o->has_balloon != c->has_balloon) {
 		snprintf(err, n,
 			 "the restored microVM's devices must be those of the snapshot: %u drives, %u network interfaces, "
-			 "%s entropy device, %s virtio console",
-			 c->nblock, c->nnet, c->rng ? "an" : "no", c->console ? "a" : "no");
+			 "%s entropy device, %s virtio console, %s vsock device, %s balloon",
+			 c->nblock, c->nnet, c->rng ? "an" : "no", c->console ? "a" : "no", c->has_vsock ? "a" : "no",
+			 c->has_balloon ? "a" : "no");
 		return -1;
 	}
+	if (o->has_vsock) {
+		if (!o->vsock.uds_path || strlen(o->vsock.uds_path) >= DEV_PATH_MAX) {
+			snprintf(err, n, "vsock socket path too long");
+			return -1;
+		}
+		snprintf(d->vsock_path, DEV_PATH_MAX, "%s", o->vsock.uds_path);
+		d->cfg.vsock = (struct vsock_config){ o->vsock.guest_cid, d->vsock_path };
+	}
+	if (o->has_balloon)
+		d->cfg.balloon = o->balloon;
 	for (unsigned i = 0; i < o->nblock; i++) {
 		if (!o->block[i].path || strlen(o->block[i].path) >= DEV_PATH_MAX ||
 		    (o->block[i].id && strlen(o->block[i].id) >= DEV_NAME_MAX)) {
@@ -314,6 +369,18 @@ int snapshot__load(struct vmm *v, const struct snapshot_load_params *p, char *er
 	}
 	if (p->devices && override_devcfg(dev, p->devices, err, n) < 0)
 		goto out;
+	if (p->vsock_uds_path) {
+		if (!dev->cfg.has_vsock) {
+			snprintf(err, n, "vsock_override: the snapshot has no vsock device");
+			goto out;
+		}
+		if (!*p->vsock_uds_path || strlen(p->vsock_uds_path) > VIRTIO_VSOCK_PATH_MAX) {
+			snprintf(err, n, "vsock_override: bad uds_path");
+			goto out;
+		}
+		snprintf(dev->vsock_path, DEV_PATH_MAX, "%s", p->vsock_uds_path);
+		dev->cfg.vsock.uds_path = dev->vsock_path;
+	}
 	if (mi.type == SNAPSHOT_FULL && p->nmem > 1) {
 		snprintf(err, n, "%s is a Full snapshot: its memory file takes no Diff layers", p->state_path);
 		goto out;
@@ -338,6 +405,8 @@ int snapshot__load(struct vmm *v, const struct snapshot_load_params *p, char *er
 	}
 	for (unsigned i = 0; i < restored_devcfg.cfg.nnet; i++)
 		restored_devcfg.cfg.net[i].tap = restored_devcfg.tap[i];
+	if (restored_devcfg.cfg.has_vsock)
+		restored_devcfg.cfg.vsock.uds_path = restored_devcfg.vsock_path;
 	v->timeout = p->timeout;
 	v->devices_cfg = &restored_devcfg.cfg;
 	if (vmm__create(v, &mc, p->console_in, p->console_out, why, sizeof(why)) < 0) {

@@ -51,6 +51,8 @@ struct snapshot_load_params {
 	 * take the same virtio-mmio slots); paths, TAP names and MACs may differ. Strings are copied.
 	 */
 	const struct vmm_devices_config *devices;
+	/* vsock_override: the restored vsock device listens here instead of the snapshot's uds_path. */
+	const char *vsock_uds_path;
 };
 
 /* Take a snapshot of the paused VM v. Nothing changes on failure (no file replaced, dirty pages kept). */

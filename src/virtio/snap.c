@@ -3,10 +3,12 @@
  * generation and space) and every queue (set-up registers, device indices, EVENT_IDX state), for any device
  * type. Device types keep nothing else that must survive: virtio-blk completes each request before the
  * next; virtio-net drops a frame waiting for a receive buffer (TCP retransmits); virtio-console and
- * virtio-rng hold no guest-visible state. Backends (files, TAPs, ptys) come back by configuration: the
- * restore recreates each device in its slot before `load` runs.
+ * virtio-rng hold no guest-visible state; device types that do (the balloon's statistics buffer, vsock's
+ * reset on restore) save and load it through their ops (virtio_dev_ops.save/load). Backends (files, TAPs,
+ * ptys, Unix sockets) come back by configuration: the restore recreates each device in its slot before
+ * `load` runs.
  *
- * Payload, version 1 (little-endian, snap_w__*):
+ * Payload, version 2 (little-endian, snap_w__*); version 1 is the same without the last field:
  *   u32 device_id | u64 host_features | u64 driver_features | u32 status
  *   u32 device_features_sel | u32 driver_features_sel | u32 queue_sel | u32 shm_sel
  *   u32 interrupt_status | u32 config_generation | u32 config_size | config_size bytes
@@ -14,6 +16,7 @@
  *     u8 ready | u16 num | u64 desc | u64 driver (avail) | u64 device (used)
  *     u8 event_idx | u8 indirect | u16 last_avail | u16 used_idx | u16 signalled_used
  *     u8 signalled_valid | u8 broken
+ *   u32 device_len | device_len bytes: the device type's own state (virtio_dev_ops.save)
  *
  * A state file is input like any other: load checks every field before it changes the device, maps the
  * rings of ready queues through the same checks as QueueReady (size, alignment, inside RAM), and leaves
@@ -26,7 +29,8 @@
 #include "snapshot/state.h"
 #include "virtio/virtio.h"
 
-#define SNAP_VERSION 1
+#define SNAP_VERSION 2
+#define DEVICE_STATE_MAX 4096 /* the device type's own part */
 #define CONFIG_MAX (VIRTIO_MMIO_SIZE - 0x100) /* the config window */
 #define STATUS_BITS                                                                                          \
 	(VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER | VIRTIO_S_DRIVER_OK | VIRTIO_S_FEATURES_OK |                 \
@@ -72,8 +76,21 @@ static int save(void *dev, struct snap_writer *w, char *err, size_t n)
 		snap_w__u8(w, vq->broken);
 	}
 	pthread_mutex_unlock(&d->irq_lock);
+	struct snap_writer own;
+	snap_w__init(&own);
+	if (d->ops->save)
+		d->ops->save(d, &own);
 	pthread_mutex_unlock(&d->lock);
-	return 0;
+	int rc = 0;
+	if (own.oom || own.len > DEVICE_STATE_MAX) {
+		snprintf(err, n, "%s state out of range", d->name ? d->name : "device");
+		rc = -1;
+	} else {
+		snap_w__u32(w, (uint32_t)own.len);
+		snap_w__bytes(w, own.buf, own.len);
+	}
+	snap_w__free(&own);
+	return rc;
 }
 
 struct saved_queue {
@@ -88,10 +105,13 @@ struct saved {
 	uint8_t config[CONFIG_MAX];
 	uint32_t nqueues;
 	struct saved_queue q[VIRTIO_MAX_QUEUES];
+	uint32_t own_len; /* the device type's own state: own_len bytes at own */
+	const uint8_t *own;
 };
 
 /* Read the payload; -1 if it is not exactly one well-formed record for a device of this shape. */
-static int read_saved(struct snap_reader *r, const struct virtio_dev *d, struct saved *s, char *err, size_t n)
+static int read_saved(struct snap_reader *r, uint32_t version, const struct virtio_dev *d, struct saved *s,
+		      char *err, size_t n)
 {
 	s->device_id = snap_r__u32(r);
 	s->host_features = snap_r__u64(r);
@@ -138,6 +158,16 @@ static int read_saved(struct snap_reader *r, const struct virtio_dev *d, struct 
 		q->signalled_used = snap_r__u16(r);
 		q->signalled_valid = snap_r__u8(r);
 		q->broken = snap_r__u8(r);
+	}
+	if (version >= 2) {
+		s->own_len = snap_r__u32(r);
+		if (!r->bad && s->own_len <= DEVICE_STATE_MAX && s->own_len <= r->len - r->off) {
+			s->own = r->p + r->off;
+			r->off += s->own_len;
+		} else if (!r->bad) {
+			snprintf(err, n, "corrupt virtio state: device state of %" PRIu32 " bytes", s->own_len);
+			return -1;
+		}
 	}
 	if (!snap_r__done(r)) {
 		snprintf(err, n, "%s virtio state", r->bad ? "truncated" : "oversized");
@@ -223,9 +253,9 @@ static int build_queue(const struct virtio_dev *d, const struct saved *s, unsign
 static int load(void *dev, uint32_t version, struct snap_reader *r, char *err, size_t n)
 {
 	struct virtio_dev *d = dev;
-	if (version != SNAP_VERSION) {
-		snprintf(err, n, "virtio-mmio state version %" PRIu32 " is not supported (this wisp reads %d)", version,
-			 SNAP_VERSION);
+	if (version < 1 || version > SNAP_VERSION) {
+		snprintf(err, n, "virtio-mmio state version %" PRIu32 " is not supported (this wisp reads 1 to %d)",
+			 version, SNAP_VERSION);
 		return -1;
 	}
 	if (d->config_size > CONFIG_MAX || d->nqueues > VIRTIO_MAX_QUEUES) {
@@ -234,8 +264,13 @@ static int load(void *dev, uint32_t version, struct snap_reader *r, char *err, s
 	}
 	struct saved s;
 	memset(&s, 0, sizeof(s));
-	if (read_saved(r, d, &s, err, n) < 0 || check_transport(d, &s, err, n) < 0)
+	if (read_saved(r, version, d, &s, err, n) < 0 || check_transport(d, &s, err, n) < 0)
 		return -1;
+	if (s.own_len && !d->ops->load) {
+		snprintf(err, n, "the snapshot has %" PRIu32 " bytes of %s state this wisp does not know", s.own_len,
+			 d->name ? d->name : "device");
+		return -1;
+	}
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 	for (unsigned i = 0; i < d->nqueues; i++)
 		if (build_queue(d, &s, i, &vq[i], err, n) < 0)
@@ -260,6 +295,14 @@ static int load(void *dev, uint32_t version, struct snap_reader *r, char *err, s
 		d->vq[i] = vq[i];
 	atomic_store(&d->pending, 0);
 	bool live = virtio_dev__live(d);
+	if (d->ops->load) {
+		struct snap_reader own;
+		snap_r__init(&own, s.own, s.own_len);
+		if (d->ops->load(d, &own, err, n) < 0) {
+			pthread_mutex_unlock(&d->lock);
+			return -1;
+		}
+	}
 	pthread_mutex_unlock(&d->lock);
 
 	/* The interrupt line follows the interrupt status (the PLIC's saved state already agrees). */

@@ -1,7 +1,7 @@
 /*
  * A virtio device as the transport sees it: status, features, queues, config space, interrupt status.
- * Each device type (blk.c, net.c, console.c, rng.c) embeds one and hands the transport a small ops table;
- * the transport (mmio.c) never knows which device it carries.
+ * Each device type (blk.c, net.c, console.c, rng.c, vsock.c, balloon.c) embeds one and hands the transport a
+ * small ops table; the transport (mmio.c) never knows which device it carries.
  *
  * Threads: the vCPU thread only touches registers (mmio.c). Queue processing runs on the I/O thread
  * (ioloop.c) with `lock` held; the vCPU thread takes `lock` for status, queue set-up and config accesses,
@@ -21,7 +21,7 @@
 #include "virtio/virtq.h"
 
 #define VIRTIO_MMIO_SIZE 0x200
-#define VIRTIO_MAX_QUEUES 4
+#define VIRTIO_MAX_QUEUES 5 /* the balloon has the most: inflate, deflate, stats, hinting, reporting */
 #define VIRTIO_VENDOR_ID 0x70736977 /* "wisp" */
 
 /* Device types (5.x). */
@@ -29,6 +29,8 @@
 #define VIRTIO_ID_BLOCK 2
 #define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_RNG 4
+#define VIRTIO_ID_BALLOON 5
+#define VIRTIO_ID_VSOCK 19
 
 /* Device status (2.1). */
 #define VIRTIO_S_ACKNOWLEDGE 1
@@ -50,6 +52,8 @@
 
 struct virtio_dev;
 struct snapshot_device_ops;
+struct snap_reader;
+struct snap_writer;
 
 struct virtio_dev_ops {
 	/* Queue q has new buffers (I/O thread, lock held, device live). */
@@ -65,6 +69,14 @@ struct virtio_dev_ops {
 	 * replace this device's? -1 with the reason to refuse (a clone's disk of another size). Optional: yes.
 	 */
 	int (*check_config)(struct virtio_dev *d, const uint8_t *saved, char *err, size_t n);
+	/*
+	 * Snapshots (snap.c, lock held): the device type's own state, after the transport's and its queues'.
+	 * save appends it; load reads exactly what save wrote (an empty reader for a device saved without it),
+	 * after the transport was restored, and checks every value (-1 with the reason abandons the restore).
+	 * Both optional: a device type without them keeps nothing beyond its transport and config space.
+	 */
+	void (*save)(struct virtio_dev *d, struct snap_writer *w);
+	int (*load)(struct virtio_dev *d, struct snap_reader *r, char *err, size_t n);
 };
 
 /* Transport-level counters; device types keep their own next to them. */

@@ -142,6 +142,155 @@ int controller__set_metrics(struct controller *c, const struct metrics_cfg *m, c
 	PRE_BOOT(c, err, n, resources__set_metrics(&c->res, m, c->id, err, n));
 }
 
+int controller__set_vsock(struct controller *c, const struct vsock_cfg *v, char *err, size_t n)
+{
+	BOOT_RESOURCE(c, err, n, resources__set_vsock(&c->res, v, err, n));
+}
+
+int controller__set_balloon(struct controller *c, const struct balloon_cfg *b, char *err, size_t n)
+{
+	BOOT_RESOURCE(c, err, n, resources__set_balloon(&c->res, b, err, n));
+}
+
+#define MSG_NO_BALLOON "No balloon device is configured."
+
+static int runtime_check_locked(struct controller *c, char *err, size_t n);
+
+/* The running balloon, or NULL with the reason (lock held). */
+static struct virtio_balloon *running_balloon(struct controller *c, char *err, size_t n)
+{
+	if (runtime_check_locked(c, err, n) < 0)
+		return NULL;
+	if (!c->vmm.devices.balloon)
+		snprintf(err, n, MSG_NO_BALLOON);
+	return c->vmm.devices.balloon;
+}
+
+int controller__get_balloon(struct controller *c, struct balloon_cfg *out, char *err, size_t n)
+{
+	pthread_mutex_lock(&c->lock);
+	int r = -1;
+	if (!c->res.has_balloon && !(c->state != VM_NOT_STARTED && c->vmm.devices.balloon)) {
+		snprintf(err, n, MSG_NO_BALLOON);
+	} else {
+		*out = c->res.balloon;
+		struct virtio_balloon *b = c->state != VM_NOT_STARTED ? c->vmm.devices.balloon : NULL;
+		if (b) {
+			const struct virtio_balloon_config *bc = &b->cfg;
+			struct virtio_balloon_info i = virtio_balloon__info(b);
+			*out = (struct balloon_cfg){ i.target_pages / VIRTIO_BALLOON_PAGES_PER_MIB, bc->deflate_on_oom,
+						     i.stats_interval_s, bc->free_page_hinting,
+						     bc->free_page_reporting };
+		}
+		r = 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int controller__update_balloon(struct controller *c, uint32_t amount_mib, char *err, size_t n)
+{
+	pthread_mutex_lock(&c->lock);
+	int r = -1;
+	if (c->state == VM_NOT_STARTED) {
+		struct balloon_cfg b = c->res.balloon;
+		b.amount_mib = amount_mib;
+		if (!c->res.has_balloon)
+			snprintf(err, n, MSG_NO_BALLOON);
+		else
+			r = resources__set_balloon(&c->res, &b, err, n);
+	} else {
+		struct virtio_balloon *b = running_balloon(c, err, n);
+		uint64_t mem_mib = c->vmm.m.bus.ram_size >> 20;
+		if (b && amount_mib > mem_mib) {
+			snprintf(err, n, "The balloon target (%u MiB) is larger than the guest memory (%llu MiB).",
+				 amount_mib, (unsigned long long)mem_mib);
+		} else if (b) {
+			virtio_balloon__set_target(b, amount_mib);
+			c->res.balloon.amount_mib = amount_mib;
+			r = 0;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int controller__update_balloon_stats(struct controller *c, uint32_t interval_s, char *err, size_t n)
+{
+	pthread_mutex_lock(&c->lock);
+	int r = -1;
+	if (c->state == VM_NOT_STARTED) {
+		struct balloon_cfg b = c->res.balloon;
+		b.stats_polling_interval_s = interval_s;
+		if (!c->res.has_balloon)
+			snprintf(err, n, MSG_NO_BALLOON);
+		else
+			r = resources__set_balloon(&c->res, &b, err, n);
+	} else {
+		struct virtio_balloon *b = running_balloon(c, err, n);
+		if (b && (interval_s == 0) != (b->cfg.stats_interval_s == 0)) {
+			snprintf(err, n, "Balloon statistics cannot be %s after boot.",
+				 interval_s ? "enabled (they were off at boot)" : "disabled");
+		} else if (b && interval_s > UINT16_MAX) {
+			snprintf(err, n, "The balloon statistics interval must be 0..65535 seconds.");
+		} else if (b) {
+			virtio_balloon__set_stats_interval(b, interval_s);
+			c->res.balloon.stats_polling_interval_s = interval_s;
+			r = 0;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int controller__balloon_stats(struct controller *c, struct virtio_balloon_info *out, char *err, size_t n)
+{
+	pthread_mutex_lock(&c->lock);
+	int r = -1;
+	struct virtio_balloon *b = running_balloon(c, err, n);
+	if (b && !b->cfg.stats_interval_s) {
+		snprintf(err, n, "Balloon statistics are not enabled (stats_polling_interval_s was 0 at boot).");
+	} else if (b) {
+		*out = virtio_balloon__info(b);
+		r = 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* Hinting requests need a running balloon configured with free_page_hinting (lock held). */
+static struct virtio_balloon *hinting_balloon(struct controller *c, char *err, size_t n)
+{
+	struct virtio_balloon *b = running_balloon(c, err, n);
+	if (b && !b->cfg.free_page_hinting) {
+		snprintf(err, n, "Free page hinting was not enabled when the balloon was configured.");
+		return NULL;
+	}
+	return b;
+}
+
+int controller__balloon_hinting(struct controller *c, bool start, bool acknowledge_on_stop, char *err, size_t n)
+{
+	pthread_mutex_lock(&c->lock);
+	struct virtio_balloon *b = hinting_balloon(c, err, n);
+	if (b && start)
+		virtio_balloon__hint_start(b, acknowledge_on_stop);
+	else if (b)
+		virtio_balloon__hint_stop(b);
+	pthread_mutex_unlock(&c->lock);
+	return b ? 0 : -1;
+}
+
+int controller__balloon_hinting_status(struct controller *c, struct virtio_balloon_info *out, char *err, size_t n)
+{
+	pthread_mutex_lock(&c->lock);
+	struct virtio_balloon *b = hinting_balloon(c, err, n);
+	if (b)
+		*out = virtio_balloon__info(b);
+	pthread_mutex_unlock(&c->lock);
+	return b ? 0 : -1;
+}
+
 void controller__set_boot_timer(struct controller *c, bool on)
 {
 	pthread_mutex_lock(&c->lock);
@@ -264,6 +413,46 @@ NET_STAT(tx_packets)
 NET_STAT(tx_bytes)
 NET_STAT(tx_dropped)
 
+#define VSOCK_STAT(field)                                                                                              \
+	static uint64_t m_vsock_##field(void *opaque)                                                                  \
+	{                                                                                                              \
+		struct vmm_devices *d = &((struct controller *)opaque)->vmm.devices;                                   \
+		return d->vsock ? virtio_vsock__stats(d->vsock).field : 0;                                             \
+	}
+VSOCK_STAT(rx_packets)
+VSOCK_STAT(rx_bytes)
+VSOCK_STAT(tx_packets)
+VSOCK_STAT(tx_bytes)
+VSOCK_STAT(rx_queue_events)
+VSOCK_STAT(tx_queue_events)
+VSOCK_STAT(conns_added)
+VSOCK_STAT(conns_killed)
+VSOCK_STAT(conns_removed)
+VSOCK_STAT(rx_read_fails)
+VSOCK_STAT(tx_write_fails)
+VSOCK_STAT(tx_flush_fails)
+VSOCK_STAT(muxer_event_fails)
+VSOCK_STAT(conn_event_fails)
+VSOCK_STAT(bad_packets)
+
+#define BALLOON_STAT(field)                                                                                            \
+	static uint64_t m_balloon_##field(void *opaque)                                                                \
+	{                                                                                                              \
+		struct vmm_devices *d = &((struct controller *)opaque)->vmm.devices;                                   \
+		return d->balloon ? virtio_balloon__stats(d->balloon).field : 0;                                       \
+	}
+BALLOON_STAT(inflate_count)
+BALLOON_STAT(deflate_count)
+BALLOON_STAT(stats_updates)
+BALLOON_STAT(stats_update_fails)
+BALLOON_STAT(event_fails)
+BALLOON_STAT(free_page_report_count)
+BALLOON_STAT(free_page_report_freed)
+BALLOON_STAT(free_page_report_fails)
+BALLOON_STAT(free_page_hint_count)
+BALLOON_STAT(free_page_hint_freed)
+BALLOON_STAT(free_page_hint_fails)
+
 #define RNG_STAT(field)                                                                                                \
 	static uint64_t m_rng_##field(void *opaque)                                                                    \
 	{                                                                                                              \
@@ -301,6 +490,32 @@ static void register_metrics(struct controller *c)
 		{ "entropy", "entropy_event_count", METRIC_COUNTER, m_rng_requests },
 		{ "entropy", "entropy_bytes", METRIC_COUNTER, m_rng_bytes },
 		{ "entropy", "host_rng_fails", METRIC_COUNTER, m_rng_errors },
+		{ "vsock", "rx_packets_count", METRIC_COUNTER, m_vsock_rx_packets },
+		{ "vsock", "rx_bytes_count", METRIC_COUNTER, m_vsock_rx_bytes },
+		{ "vsock", "tx_packets_count", METRIC_COUNTER, m_vsock_tx_packets },
+		{ "vsock", "tx_bytes_count", METRIC_COUNTER, m_vsock_tx_bytes },
+		{ "vsock", "rx_queue_event_count", METRIC_COUNTER, m_vsock_rx_queue_events },
+		{ "vsock", "tx_queue_event_count", METRIC_COUNTER, m_vsock_tx_queue_events },
+		{ "vsock", "conns_added", METRIC_COUNTER, m_vsock_conns_added },
+		{ "vsock", "conns_killed", METRIC_COUNTER, m_vsock_conns_killed },
+		{ "vsock", "conns_removed", METRIC_COUNTER, m_vsock_conns_removed },
+		{ "vsock", "rx_read_fails", METRIC_COUNTER, m_vsock_rx_read_fails },
+		{ "vsock", "tx_write_fails", METRIC_COUNTER, m_vsock_tx_write_fails },
+		{ "vsock", "tx_flush_fails", METRIC_COUNTER, m_vsock_tx_flush_fails },
+		{ "vsock", "muxer_event_fails", METRIC_COUNTER, m_vsock_muxer_event_fails },
+		{ "vsock", "conn_event_fails", METRIC_COUNTER, m_vsock_conn_event_fails },
+		{ "vsock", "bad_packets", METRIC_COUNTER, m_vsock_bad_packets },
+		{ "balloon", "inflate_count", METRIC_COUNTER, m_balloon_inflate_count },
+		{ "balloon", "deflate_count", METRIC_COUNTER, m_balloon_deflate_count },
+		{ "balloon", "stats_updates_count", METRIC_COUNTER, m_balloon_stats_updates },
+		{ "balloon", "stats_update_fails", METRIC_COUNTER, m_balloon_stats_update_fails },
+		{ "balloon", "event_fails", METRIC_COUNTER, m_balloon_event_fails },
+		{ "balloon", "free_page_report_count", METRIC_COUNTER, m_balloon_free_page_report_count },
+		{ "balloon", "free_page_report_freed", METRIC_COUNTER, m_balloon_free_page_report_freed },
+		{ "balloon", "free_page_report_fails", METRIC_COUNTER, m_balloon_free_page_report_fails },
+		{ "balloon", "free_page_hint_count", METRIC_COUNTER, m_balloon_free_page_hint_count },
+		{ "balloon", "free_page_hint_freed", METRIC_COUNTER, m_balloon_free_page_hint_freed },
+		{ "balloon", "free_page_hint_fails", METRIC_COUNTER, m_balloon_free_page_hint_fails },
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		metrics__register(table[i].group, table[i].name, table[i].kind, table[i].read, c);
@@ -332,6 +547,27 @@ static int build_devices(struct controller *c, char *err, size_t n)
 	if (r->has_entropy && vmm_devices__add_rng(&c->devices) < 0) {
 		snprintf(err, n, "Cannot attach the entropy device: no free virtio-mmio slot");
 		return -1;
+	}
+	if (r->has_vsock) {
+		struct vsock_config v = { r->vsock.guest_cid, r->vsock.uds_path };
+		if (vmm_devices__add_vsock(&c->devices, &v) < 0) {
+			snprintf(err, n, "Cannot attach the vsock device: no free virtio-mmio slot");
+			return -1;
+		}
+	}
+	if (r->has_balloon) {
+		const struct balloon_cfg *b = &r->balloon;
+		struct virtio_balloon_config bc = { b->amount_mib, b->deflate_on_oom, b->stats_polling_interval_s,
+						    b->free_page_hinting, b->free_page_reporting };
+		if (b->amount_mib > r->machine.mem_size_mib) {
+			snprintf(err, n, "The balloon target (%u MiB) is larger than the guest memory (%llu MiB).",
+				 b->amount_mib, (unsigned long long)r->machine.mem_size_mib);
+			return -1;
+		}
+		if (vmm_devices__add_balloon(&c->devices, &bc) < 0) {
+			snprintf(err, n, "Cannot attach the balloon device: no free virtio-mmio slot");
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -519,7 +755,8 @@ static int load_locked(struct controller *c, const struct snapshot_load_cfg *s, 
 	}
 	/* Devices given on the command line (--drive, --net...) replace the snapshot's. */
 	const struct vmm_devices_config *own = c->extras.devices;
-	bool has_own = own && (own->nblock || own->nnet || own->rng || own->console);
+	bool has_own = own && (own->nblock || own->nnet || own->rng || own->console || own->has_vsock ||
+			       own->has_balloon);
 	struct snapshot_load_params p = {
 		.state_path = s->snapshot_path,
 		.mem = { s->mem_path },
@@ -529,6 +766,7 @@ static int load_locked(struct controller *c, const struct snapshot_load_cfg *s, 
 		.console_out = out,
 		.timeout = c->extras.timeout,
 		.devices = has_own ? own : NULL,
+		.vsock_uds_path = s->has_vsock_override ? s->vsock_uds_path : NULL,
 	};
 	char why[2048];
 	if (snapshot__load(&c->vmm, &p, why, sizeof(why)) < 0) {

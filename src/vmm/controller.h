@@ -45,6 +45,8 @@ struct snapshot_load_cfg {
 	char mem_path[RES_PATH_MAX];
 	bool mem_uffd; /* mem_backend.backend_type == Uffd */
 	bool resume_vm, track_dirty_pages;
+	bool has_vsock_override;
+	char vsock_uds_path[RES_VSOCK_PATH_MAX + 1]; /* vsock_override.uds_path */
 };
 
 struct controller {
@@ -88,6 +90,20 @@ int controller__set_serial(struct controller *c, const struct serial_cfg *s, cha
 int controller__set_logger(struct controller *c, const struct logger_cfg *l, char *err, size_t n);
 int controller__set_metrics(struct controller *c, const struct metrics_cfg *m, char *err, size_t n);
 void controller__set_boot_timer(struct controller *c, bool on);
+int controller__set_vsock(struct controller *c, const struct vsock_cfg *v, char *err, size_t n);
+int controller__set_balloon(struct controller *c, const struct balloon_cfg *b, char *err, size_t n);
+
+/*
+ * The balloon, before or after boot: its configuration (the target as set last), a new target, a new
+ * statistics interval (after boot statistics can be neither turned on nor off), and after boot its
+ * statistics and free page hinting runs (Firecracker's PATCH /balloon/hinting/start|stop, GET .../status).
+ */
+int controller__get_balloon(struct controller *c, struct balloon_cfg *out, char *err, size_t n);
+int controller__update_balloon(struct controller *c, uint32_t amount_mib, char *err, size_t n);
+int controller__update_balloon_stats(struct controller *c, uint32_t interval_s, char *err, size_t n);
+int controller__balloon_stats(struct controller *c, struct virtio_balloon_info *out, char *err, size_t n);
+int controller__balloon_hinting(struct controller *c, bool start, bool acknowledge_on_stop, char *err, size_t n);
+int controller__balloon_hinting_status(struct controller *c, struct virtio_balloon_info *out, char *err, size_t n);
 
 /* Runtime updates (post-boot only). */
 int controller__update_drive(struct controller *c, const struct drive_update *u, char *err, size_t n);

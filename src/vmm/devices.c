@@ -9,7 +9,7 @@
 
 static unsigned nconfigured(const struct vmm_devices_config *c)
 {
-	return c->nblock + c->nnet + c->rng + c->console;
+	return c->nblock + c->nnet + c->rng + c->console + c->has_vsock + c->has_balloon;
 }
 
 static int slot_free(const struct vmm_devices_config *c, const char *what)
@@ -57,6 +57,94 @@ int vmm_devices__add_console(struct vmm_devices_config *c)
 	if (!c->console && slot_free(c, "the virtio console") < 0)
 		return -1;
 	c->console = true;
+	return 0;
+}
+
+int vmm_devices__add_vsock(struct vmm_devices_config *c, const struct vsock_config *v)
+{
+	if (v->guest_cid <= VIRTIO_VSOCK_HOST_CID || v->guest_cid > UINT32_MAX || !v->uds_path || !*v->uds_path ||
+	    strlen(v->uds_path) > VIRTIO_VSOCK_PATH_MAX) {
+		fprintf(stderr, "wisp: vsock needs a guest CID of 3..%u and a socket path of 1..%zu bytes\n", UINT32_MAX,
+			(size_t)VIRTIO_VSOCK_PATH_MAX);
+		return -1;
+	}
+	if (!c->has_vsock && slot_free(c, "the vsock device") < 0)
+		return -1;
+	c->vsock = *v;
+	c->has_vsock = true;
+	return 0;
+}
+
+int vmm_devices__add_balloon(struct vmm_devices_config *c, const struct virtio_balloon_config *b)
+{
+	if (b->amount_mib > UINT32_MAX / VIRTIO_BALLOON_PAGES_PER_MIB || b->stats_interval_s > UINT16_MAX) {
+		fprintf(stderr, "wisp: balloon target or statistics interval out of range\n");
+		return -1;
+	}
+	if (!c->has_balloon && slot_free(c, "the balloon device") < 0)
+		return -1;
+	c->balloon = *b;
+	c->has_balloon = true;
+	return 0;
+}
+
+static int parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	if (!*s || *s == '-')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int vmm_devices__parse_vsock(char *arg, struct vsock_config *v)
+{
+	memset(v, 0, sizeof(*v));
+	char *comma = strchr(arg, ',');
+	if (!comma || !comma[1]) {
+		fprintf(stderr, "wisp: --vsock takes CID,PATH (e.g. 3,/tmp/v.sock)\n");
+		return -1;
+	}
+	*comma = 0;
+	if (parse_uint(arg, UINT32_MAX, &v->guest_cid) < 0 || v->guest_cid <= VIRTIO_VSOCK_HOST_CID) {
+		fprintf(stderr, "wisp: --vsock: the guest CID must be 3..%u, not '%s'\n", UINT32_MAX, arg);
+		return -1;
+	}
+	v->uds_path = comma + 1;
+	return 0;
+}
+
+int vmm_devices__parse_balloon(char *arg, struct virtio_balloon_config *b)
+{
+	memset(b, 0, sizeof(*b));
+	char *save = NULL;
+	char *mib = strtok_r(arg, ",", &save);
+	uint64_t v;
+	if (!mib || parse_uint(mib, UINT32_MAX / VIRTIO_BALLOON_PAGES_PER_MIB, &v) < 0) {
+		fprintf(stderr, "wisp: --balloon takes MIB[,deflate_on_oom][,stats=SECONDS][,hinting][,reporting]\n");
+		return -1;
+	}
+	b->amount_mib = (uint32_t)v;
+	for (char *opt; (opt = strtok_r(NULL, ",", &save));) {
+		if (!strcmp(opt, "deflate_on_oom")) {
+			b->deflate_on_oom = true;
+		} else if (!strcmp(opt, "hinting")) {
+			b->free_page_hinting = true;
+		} else if (!strcmp(opt, "reporting")) {
+			b->free_page_reporting = true;
+		} else if (!strncmp(opt, "stats=", 6) && parse_uint(opt + 6, UINT16_MAX, &v) == 0) {
+			b->stats_interval_s = (uint32_t)v;
+		} else {
+			fprintf(stderr, "wisp: --balloon: bad option '%s' (deflate_on_oom, stats=SECONDS, hinting, "
+					"reporting)\n",
+				opt);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -126,6 +214,14 @@ int vmm_devices__cli(struct vmm_devices_config *c, const char *option, char *arg
 	if (!strcmp(option, "net")) {
 		struct net_config n;
 		return vmm_devices__parse_net(arg, &n) < 0 ? -1 : vmm_devices__add_net(c, &n);
+	}
+	if (!strcmp(option, "vsock")) {
+		struct vsock_config v;
+		return vmm_devices__parse_vsock(arg, &v) < 0 ? -1 : vmm_devices__add_vsock(c, &v);
+	}
+	if (!strcmp(option, "balloon")) {
+		struct virtio_balloon_config b;
+		return vmm_devices__parse_balloon(arg, &b) < 0 ? -1 : vmm_devices__add_balloon(c, &b);
 	}
 	if (!strcmp(option, "rng"))
 		return vmm_devices__add_rng(c);
@@ -219,6 +315,28 @@ static int failed(char *err, size_t errlen, const char *what, const char *name)
 	return -1;
 }
 
+static int create_vsock(struct vmm_devices *d, const struct vsock_config *c)
+{
+	d->vsock = calloc(1, sizeof(*d->vsock));
+	if (!d->vsock || virtio_vsock__init(d->vsock, &d->m->bus, next_irq(d), c->guest_cid, c->uds_path) < 0) {
+		free(d->vsock);
+		d->vsock = NULL;
+		return -1;
+	}
+	return add_window(d, &d->vsock->vdev) < 0 || virtio_vsock__attach(d->vsock, &d->loop) < 0 ? -1 : 0;
+}
+
+static int create_balloon(struct vmm_devices *d, const struct virtio_balloon_config *c)
+{
+	d->balloon = calloc(1, sizeof(*d->balloon));
+	if (!d->balloon || virtio_balloon__init(d->balloon, &d->m->bus, next_irq(d), c, &d->m->ram_file_pages) < 0) {
+		free(d->balloon);
+		d->balloon = NULL;
+		return -1;
+	}
+	return add_window(d, &d->balloon->vdev) < 0 || virtio_balloon__attach(d->balloon, &d->loop) < 0 ? -1 : 0;
+}
+
 int vmm_devices__create(struct vmm_devices *d, struct machine *m, const struct vmm_devices_config *c, char *err,
 			size_t errlen)
 {
@@ -251,6 +369,10 @@ int vmm_devices__create(struct vmm_devices *d, struct machine *m, const struct v
 	errno = 0;
 	if (c->console && create_console(d) < 0)
 		return failed(err, errlen, "the virtio console", NULL);
+	if (c->has_vsock && create_vsock(d, &c->vsock) < 0)
+		return failed(err, errlen, "the virtio vsock device", c->vsock.uds_path);
+	if (c->has_balloon && create_balloon(d, &c->balloon) < 0)
+		return failed(err, errlen, "the virtio balloon", NULL);
 	return 0;
 }
 
@@ -288,6 +410,12 @@ void vmm_devices__exit(struct vmm_devices *d)
 	if (d->console)
 		virtio_console__exit(d->console);
 	free(d->console);
+	if (d->vsock)
+		virtio_vsock__exit(d->vsock);
+	free(d->vsock);
+	if (d->balloon)
+		virtio_balloon__exit(d->balloon);
+	free(d->balloon);
 	if (d->have_loop)
 		ioloop__exit(&d->loop);
 	memset(d, 0, sizeof(*d));

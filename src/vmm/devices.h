@@ -10,11 +10,13 @@
 #include <stdint.h>
 
 #include "machine/machine.h"
+#include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/ioloop.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
+#include "virtio/vsock.h"
 
 struct block_config {
 	const char *path;
@@ -28,6 +30,11 @@ struct net_config {
 	uint8_t mac[6];
 };
 
+struct vsock_config {
+	uint64_t guest_cid;   /* 3 .. 2^32-1 */
+	const char *uds_path; /* wisp listens here; guest-initiated connections go to <uds_path>_<port> */
+};
+
 /* What to create. Strings are borrowed: they must outlive vmm__create. */
 struct vmm_devices_config {
 	struct block_config block[VIRTIO_SLOTS];
@@ -36,6 +43,10 @@ struct vmm_devices_config {
 	unsigned nnet;
 	bool rng;
 	bool console; /* virtio-console (hvc0) on a new pseudo-terminal */
+	bool has_vsock;
+	struct vsock_config vsock;
+	bool has_balloon;
+	struct virtio_balloon_config balloon;
 };
 
 /* Append a device; -1 (with a message) when all VIRTIO_SLOTS slots are taken or the config is invalid. */
@@ -43,12 +54,20 @@ int vmm_devices__add_block(struct vmm_devices_config *c, const struct block_conf
 int vmm_devices__add_net(struct vmm_devices_config *c, const struct net_config *n);
 int vmm_devices__add_rng(struct vmm_devices_config *c);
 int vmm_devices__add_console(struct vmm_devices_config *c);
+int vmm_devices__add_vsock(struct vmm_devices_config *c, const struct vsock_config *v);
+int vmm_devices__add_balloon(struct vmm_devices_config *c, const struct virtio_balloon_config *b);
 
-/* Command-line forms: "PATH[,ro][,id=NAME]" and "tap=NAME[,mac=xx:xx:xx:xx:xx:xx]". arg must stay alive. */
+/*
+ * Command-line forms: "PATH[,ro][,id=NAME]", "tap=NAME[,mac=xx:xx:xx:xx:xx:xx]", "CID,PATH" and
+ * "MIB[,deflate_on_oom][,stats=SECONDS][,hinting][,reporting]". arg must stay alive.
+ */
 int vmm_devices__parse_drive(char *arg, struct block_config *b);
 int vmm_devices__parse_net(char *arg, struct net_config *n);
+int vmm_devices__parse_vsock(char *arg, struct vsock_config *v);
+int vmm_devices__parse_balloon(char *arg, struct virtio_balloon_config *b);
 
-/* One command-line option: "drive", "net" (arg as above), "rng" or "vconsole" (arg NULL). -1 with a message. */
+/* One command-line option: "drive", "net", "vsock", "balloon" (arg as above), "rng" or "vconsole" (arg NULL).
+ * -1 with a message. */
 int vmm_devices__cli(struct vmm_devices_config *c, const char *option, char *arg);
 
 /* The devices of one running microVM. */
@@ -64,6 +83,8 @@ struct vmm_devices {
 	struct virtio_rng *rng;
 	struct virtio_console *console;
 	char console_path[64];
+	struct virtio_vsock *vsock;
+	struct virtio_balloon *balloon;
 };
 
 /* Create every configured device on machine m (before its device tree is built). -1 with a message in err. */

@@ -68,7 +68,10 @@ static void usage(FILE *f)
 		"  --drive PATH[,ro][,id=NAME]  virtio-blk disk backed by PATH (repeatable; the first is /dev/vda)\n"
 		"  --net tap=NAME[,mac=MAC]     virtio-net on host TAP interface NAME (repeatable)\n"
 		"  --rng              virtio-rng entropy device (/dev/hwrng), fed from getrandom\n"
-		"  --vconsole         virtio-console (hvc0) on a new pseudo-terminal; its path is printed\n\n"
+		"  --vconsole         virtio-console (hvc0) on a new pseudo-terminal; its path is printed\n"
+		"  --vsock CID,PATH   virtio-vsock for guest CID; host clients connect to PATH (\"CONNECT port\"),\n"
+		"                     guest connections to host port P reach PATH_P\n"
+		"  --balloon MIB[,deflate_on_oom][,stats=SEC][,hinting][,reporting]  virtio-balloon, target MIB\n\n"
 		"The guest's serial console is wisp's standard input and output. In a terminal, Ctrl-A x quits.\n",
 		API_DEFAULT_SOCKET, (unsigned long long)BOOTTIMER_BASE, API_MAX_PAYLOAD_DEFAULT, RES_DEFAULT_CMDLINE,
 		CLI_DEFAULT_MEM_MIB);
@@ -159,7 +162,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
 	       OPT_DUMP_DTB, OPT_VERSION, OPT_HELP, OPT_DRIVE, OPT_NET, OPT_RNG, OPT_VCONSOLE, OPT_API_SOCK,
 	       OPT_CONFIG_FILE, OPT_NO_API, OPT_ID, OPT_BOOT_TIMER, OPT_LEVEL, OPT_LOG_PATH, OPT_SHOW_LEVEL,
 	       OPT_SHOW_ORIGIN, OPT_METRICS_PATH, OPT_MAX_PAYLOAD, OPT_MODULE, OPT_CPU_BACKEND, OPT_JIT_DUMP,
-	       OPT_JIT_PERF_MAP, OPT_START_TIME_US, OPT_START_TIME_CPU_US };
+	       OPT_JIT_PERF_MAP, OPT_START_TIME_US, OPT_START_TIME_CPU_US, OPT_VSOCK, OPT_BALLOON };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -179,6 +182,8 @@ static int parse_args(int argc, char **argv, struct cli *o)
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "vconsole", no_argument, NULL, OPT_VCONSOLE },
+		{ "vsock", required_argument, NULL, OPT_VSOCK },
+		{ "balloon", required_argument, NULL, OPT_BALLOON },
 		{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 		{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
 		{ "no-api", no_argument, NULL, OPT_NO_API },
@@ -221,6 +226,11 @@ static int parse_args(int argc, char **argv, struct cli *o)
 			break;
 		case OPT_NET:
 			if (vmm_devices__cli(&o->devices, "net", optarg) < 0)
+				return 2;
+			break;
+		case OPT_VSOCK:
+		case OPT_BALLOON:
+			if (vmm_devices__cli(&o->devices, c == OPT_VSOCK ? "vsock" : "balloon", optarg) < 0)
 				return 2;
 			break;
 		case OPT_RNG:

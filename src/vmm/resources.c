@@ -153,7 +153,7 @@ int resources__update_machine(struct vm_resources *r, const struct machine_cfg_u
 
 static unsigned devices_used(const struct vm_resources *r)
 {
-	return r->ndrives + r->nnets + (r->has_entropy ? 1 : 0);
+	return r->ndrives + r->nnets + (r->has_entropy ? 1 : 0) + (r->has_vsock ? 1 : 0) + (r->has_balloon ? 1 : 0);
 }
 
 static int check_slot(const struct vm_resources *r, const char *what, char *err, size_t n)
@@ -161,8 +161,8 @@ static int check_slot(const struct vm_resources *r, const char *what, char *err,
 	if (devices_used(r) < RES_MAX_DEVICES)
 		return 0;
 	snprintf(err, n,
-		 "Cannot add the %s: all %d virtio-mmio slots are taken by drives, network interfaces "
-		 "and the entropy device.",
+		 "Cannot add the %s: all %d virtio-mmio slots are taken by drives, network interfaces, "
+		 "the entropy, vsock and balloon devices.",
 		 what, RES_MAX_DEVICES);
 	return -1;
 }
@@ -280,6 +280,62 @@ int resources__set_entropy(struct vm_resources *r, const struct entropy_cfg *c, 
 		return -1;
 	r->entropy = *c;
 	r->has_entropy = true;
+	return 0;
+}
+
+int resources__set_vsock(struct vm_resources *r, const struct vsock_cfg *c, char *err, size_t n)
+{
+	if (c->guest_cid < 3) {
+		snprintf(err, n, "Invalid vsock guest CID %u: CIDs 0, 1 and 2 are reserved (the host is 2).", c->guest_cid);
+		return -1;
+	}
+	size_t len = strlen(c->uds_path);
+	if (len == 0 || len > RES_VSOCK_PATH_MAX) {
+		snprintf(err, n, "Invalid vsock uds_path: it must be 1..%d bytes (a Unix socket path, with room for "
+				 "\"_<port>\").",
+			 RES_VSOCK_PATH_MAX);
+		return -1;
+	}
+	struct stat st;
+	if (lstat(c->uds_path, &st) == 0) {
+		snprintf(err, n, "Cannot use the vsock uds_path %s: it already exists (remove it first).", c->uds_path);
+		return -1;
+	}
+	char dir[RES_VSOCK_PATH_MAX + 1];
+	snprintf(dir, sizeof(dir), "%s", c->uds_path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = 0;
+	else if (slash)
+		dir[1] = 0;
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, n, "Cannot use the vsock uds_path %s: its directory %s does not exist.", c->uds_path, dir);
+		return -1;
+	}
+	if (!r->has_vsock && check_slot(r, "vsock device", err, n) < 0)
+		return -1;
+	r->vsock = *c;
+	r->has_vsock = true;
+	return 0;
+}
+
+int resources__set_balloon(struct vm_resources *r, const struct balloon_cfg *c, char *err, size_t n)
+{
+	if (c->amount_mib > r->machine.mem_size_mib) {
+		snprintf(err, n, "The balloon target (%u MiB) is larger than the guest memory (%llu MiB).", c->amount_mib,
+			 (unsigned long long)r->machine.mem_size_mib);
+		return -1;
+	}
+	if (c->stats_polling_interval_s > UINT16_MAX) {
+		snprintf(err, n, "The balloon statistics interval must be 0..65535 seconds.");
+		return -1;
+	}
+	if (!r->has_balloon && check_slot(r, "balloon device", err, n) < 0)
+		return -1;
+	r->balloon = *c;
+	r->has_balloon = true;
 	return 0;
 }
 

@@ -23,7 +23,8 @@
 #define RES_PATH_MAX PATH_MAX /* host paths */
 #define RES_CMDLINE_MAX 1024  /* the kernel command line with its NUL: COMMAND_LINE_SIZE on RISC-V */
 #define RES_IFNAME_MAX 16     /* IFNAMSIZ: host TAP names are 1..15 bytes */
-#define RES_MAX_DEVICES 8     /* virtio-mmio slots: drives + network interfaces + entropy */
+#define RES_MAX_DEVICES 8     /* virtio-mmio slots: drives + network interfaces + entropy + vsock + balloon */
+#define RES_VSOCK_PATH_MAX 96 /* a sockaddr_un path with room for "_<port>" */
 #define RES_DEFAULT_MEM_MIB 128
 #define RES_DEFAULT_CMDLINE "console=ttyS0 earlycon=sbi panic=1"
 #define RES_MAX_PROPS METRICS_MAX_PROPERTIES
@@ -108,6 +109,18 @@ struct entropy_cfg {
 	struct rate_limiter_cfg rate_limiter;
 };
 
+struct vsock_cfg {
+	uint32_t guest_cid; /* >= 3 */
+	char uds_path[RES_VSOCK_PATH_MAX + 1];
+};
+
+struct balloon_cfg {
+	uint32_t amount_mib;
+	bool deflate_on_oom;
+	uint32_t stats_polling_interval_s; /* 0 = no statistics */
+	bool free_page_hinting, free_page_reporting;
+};
+
 struct serial_cfg {
 	char serial_out_path[RES_PATH_MAX]; /* "" = wisp's stdout */
 	bool has_rate_limiter;
@@ -142,6 +155,10 @@ struct vm_resources {
 	unsigned nnets;
 	bool has_entropy;
 	struct entropy_cfg entropy;
+	bool has_vsock;
+	struct vsock_cfg vsock;
+	bool has_balloon;
+	struct balloon_cfg balloon;
 	bool has_serial;
 	struct serial_cfg serial;
 	bool has_logger;
@@ -162,6 +179,9 @@ int resources__put_drive(struct vm_resources *r, const struct drive_cfg *d, char
 int resources__put_net(struct vm_resources *r, const struct net_cfg *c, char *err, size_t n);
 int resources__set_entropy(struct vm_resources *r, const struct entropy_cfg *c, char *err, size_t n);
 int resources__set_serial(struct vm_resources *r, const struct serial_cfg *c, char *err, size_t n);
+/* The vsock socket path must not exist yet and its directory must. */
+int resources__set_vsock(struct vm_resources *r, const struct vsock_cfg *c, char *err, size_t n);
+int resources__set_balloon(struct vm_resources *r, const struct balloon_cfg *c, char *err, size_t n);
 /* The logger and metrics are process-wide: these apply the change and remember it for GET /vm/config. */
 int resources__set_logger(struct vm_resources *r, const struct logger_cfg *c, char *err, size_t n);
 int resources__set_metrics(struct vm_resources *r, const struct metrics_cfg *c, const char *instance_id, char *err,

@@ -465,7 +465,9 @@ static void test_router_get(void **state)
 	assert_fault(body, "Invalid request method and/or path: DELETE /drives/x.");
 	assert_int_equal(req(f, "GET", "/a/b/c/d", NULL, body, sizeof(body)), 400);
 	assert_int_equal(req(f, "GET", "/balloon", NULL, body, sizeof(body)), 400);
-	assert_fault(body, "balloon device is not supported by wisp yet");
+	assert_fault(body, "No balloon device is configured.");
+	assert_int_equal(req(f, "GET", "/mmds", NULL, body, sizeof(body)), 400);
+	assert_fault(body, "not supported by wisp yet");
 }
 
 static void test_router_preboot(void **state)
@@ -506,8 +508,8 @@ static void test_router_preboot(void **state)
 	assert_fault(body, MSG_NOT_STARTED);
 	assert_int_equal(req(f, "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", body, sizeof(body)), 400);
 	assert_fault(body, MSG_NOT_STARTED);
-	assert_int_equal(req(f, "PUT", "/vsock", "{\"guest_cid\":3,\"uds_path\":\"/v\"}", body, sizeof(body)), 400);
-	assert_fault(body, "vsock device is not supported by wisp yet");
+	assert_int_equal(req(f, "PUT", "/vsock", "{\"guest_cid\":3,\"uds_path\":\"/tmp\"}", body, sizeof(body)), 400);
+	assert_fault(body, "already exists");
 	assert_int_equal(req(f, "PUT", "/snapshot/create", "{\"snapshot_path\":\"/s\",\"mem_file_path\":\"/m\"}", body,
 			     sizeof(body)),
 			 400);
@@ -627,6 +629,90 @@ static void test_router_after_start(void **state)
 	f->c.state = VM_NOT_STARTED;
 }
 
+/* vsock and balloon before boot: validation, updates, GET, the configuration document; runtime-only requests. */
+static void test_router_vsock_balloon(void **state)
+{
+	struct fix *f = *state;
+	char body[4096], json[1024], sock[300];
+	snprintf(sock, sizeof(sock), "%s/v.sock", tmpdir);
+	/* vsock: CIDs 0..2 are reserved, the path must be new, short enough, in an existing directory. */
+	assert_int_equal(req(f, "PUT", "/vsock", "{\"guest_cid\":2,\"uds_path\":\"/x\"}", body, sizeof(body)), 400);
+	assert_fault(body, "invalid value for `guest_cid`");
+	assert_int_equal(req(f, "PUT", "/vsock", "{\"guest_cid\":4294967296,\"uds_path\":\"/x\"}", body, sizeof(body)),
+			 400);
+	assert_int_equal(req(f, "PUT", "/vsock", "{\"guest_cid\":3}", body, sizeof(body)), 400);
+	assert_fault(body, "missing field `uds_path`");
+	assert_int_equal(req(f, "PUT", "/vsock", "{\"guest_cid\":3,\"uds_path\":\"/no/such/dir/v\"}", body, sizeof(body)),
+			 400);
+	assert_fault(body, "does not exist");
+	snprintf(json, sizeof(json), "{\"guest_cid\":3,\"uds_path\":\"%0100d\"}", 0);
+	assert_int_equal(req(f, "PUT", "/vsock", json, body, sizeof(body)), 400);
+	assert_false(f->c.res.has_vsock); /* nothing changed by the refusals */
+	snprintf(json, sizeof(json), "{\"guest_cid\":7,\"uds_path\":\"%s\",\"vsock_id\":\"old\"}", sock);
+	assert_int_equal(req(f, "PUT", "/vsock", json, body, sizeof(body)), 204);
+	assert_int_equal(f->c.res.vsock.guest_cid, 7);
+	assert_string_equal(f->c.res.vsock.uds_path, sock);
+
+	/* balloon: required fields, a target within guest memory (128 MiB by default). */
+	assert_int_equal(req(f, "PUT", "/balloon", "{\"amount_mib\":1}", body, sizeof(body)), 400);
+	assert_fault(body, "missing field `deflate_on_oom`");
+	assert_int_equal(req(f, "PUT", "/balloon", "{\"amount_mib\":129,\"deflate_on_oom\":true}", body, sizeof(body)),
+			 400);
+	assert_fault(body, "larger than the guest memory");
+	assert_int_equal(req(f, "PUT", "/balloon", "{\"amount_mib\":1,\"deflate_on_oom\":true,"
+					       "\"stats_polling_interval_s\":65536}",
+			     body, sizeof(body)),
+			 400);
+	assert_int_equal(req(f, "PATCH", "/balloon", "{\"amount_mib\":1}", body, sizeof(body)), 400);
+	assert_fault(body, "No balloon device is configured.");
+	assert_false(f->c.res.has_balloon);
+	assert_int_equal(req(f, "PUT", "/balloon", "{\"amount_mib\":16,\"deflate_on_oom\":true,"
+					       "\"stats_polling_interval_s\":2,\"free_page_reporting\":true}",
+			     body, sizeof(body)),
+			 204);
+	assert_int_equal(req(f, "PATCH", "/balloon", "{\"amount_mib\":32}", body, sizeof(body)), 204);
+	assert_int_equal(req(f, "PATCH", "/balloon", "{\"amount_mib\":1000}", body, sizeof(body)), 400);
+	assert_int_equal(req(f, "PATCH", "/balloon", "{\"amount_mib\":1,\"x\":2}", body, sizeof(body)), 400);
+	assert_fault(body, "unknown field `x`");
+	assert_int_equal(req(f, "PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\":5}", body, sizeof(body)),
+			 204);
+	assert_int_equal(req(f, "GET", "/balloon", NULL, body, sizeof(body)), 200);
+	assert_string_equal(body, "{\"amount_mib\":32,\"deflate_on_oom\":true,\"stats_polling_interval_s\":5,"
+				  "\"free_page_hinting\":false,\"free_page_reporting\":true}");
+	assert_int_equal(req(f, "GET", "/vm/config", NULL, body, sizeof(body)), 200);
+	assert_non_null(strstr(body, "\"balloon\":{\"amount_mib\":32,"));
+	assert_non_null(strstr(body, "\"vsock\":{\"guest_cid\":7,"));
+
+	/* Statistics and hinting need a running microVM. */
+	assert_int_equal(req(f, "GET", "/balloon/statistics", NULL, body, sizeof(body)), 400);
+	assert_fault(body, MSG_NOT_STARTED);
+	assert_int_equal(req(f, "PATCH", "/balloon/hinting/start", NULL, body, sizeof(body)), 400);
+	assert_fault(body, MSG_NOT_STARTED);
+	assert_int_equal(req(f, "PATCH", "/balloon/hinting/start", "{\"acknowledge_on_stop\":1}", body, sizeof(body)),
+			 400);
+	assert_fault(body, "invalid type for `acknowledge_on_stop`");
+	assert_int_equal(req(f, "PATCH", "/balloon/hinting/stop", NULL, body, sizeof(body)), 400);
+	assert_fault(body, MSG_NOT_STARTED);
+	assert_int_equal(req(f, "GET", "/balloon/hinting/status", NULL, body, sizeof(body)), 400);
+	assert_int_equal(req(f, "PATCH", "/balloon/hinting/other", NULL, body, sizeof(body)), 400);
+	assert_fault(body, "Empty PATCH request.");
+	assert_int_equal(req(f, "GET", "/balloon/nothing", NULL, body, sizeof(body)), 400);
+	assert_fault(body, "Invalid request method and/or path");
+
+	/* After boot (pretended: no machine), without a balloon device. */
+	f->c.state = VM_RUNNING;
+	assert_int_equal(req(f, "PUT", "/vsock", json, body, sizeof(body)), 400);
+	assert_fault(body, MSG_STARTED);
+	assert_int_equal(req(f, "PUT", "/balloon", "{\"amount_mib\":1,\"deflate_on_oom\":true}", body, sizeof(body)),
+			 400);
+	assert_fault(body, MSG_STARTED);
+	assert_int_equal(req(f, "PATCH", "/balloon", "{\"amount_mib\":1}", body, sizeof(body)), 400);
+	assert_fault(body, "No balloon device is configured.");
+	assert_int_equal(req(f, "GET", "/balloon/statistics", NULL, body, sizeof(body)), 400);
+	assert_fault(body, "No balloon device is configured.");
+	f->c.state = VM_NOT_STARTED;
+}
+
 static void test_router_metrics(void **state)
 {
 	struct fix *f = *state;
@@ -676,7 +762,11 @@ static void test_config_file(void **state)
 
 	const char *bad[][2] = {
 		{ "{\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":64}}", "missing field `boot-source`" },
-		{ "{\"boot-source\":{},\"vsock\":{\"guest_cid\":3,\"uds_path\":\"/v\"}}", "vsock: not supported" },
+		{ "{\"boot-source\":{},\"mmds-config\":{}}", "mmds-config: not supported" },
+		{ "{\"boot-source\":{\"kernel_image_path\":\"/bin/sh\"},\"vsock\":{\"guest_cid\":1,\"uds_path\":\"/v\"}}",
+		  "vsock: invalid value for `guest_cid`" },
+		{ "{\"boot-source\":{\"kernel_image_path\":\"/bin/sh\"},\"balloon\":{\"amount_mib\":1}}",
+		  "balloon: missing field `deflate_on_oom`" },
 		{ "{\"boot-source\":{},\"nonsense\":1}", "unknown field `nonsense`" },
 		{ "{\"boot-source\":{}}", "boot-source: missing field `kernel_image_path`" },
 		{ "{\"boot-source\":{\"kernel_image_path\":\"/bin/sh\"},\"drives\":{}}", "drives: expected an array" },
@@ -711,6 +801,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_router_snapshot_load, router_setup, router_teardown),
 		cmocka_unit_test_setup_teardown(test_router_start_failures, router_setup, router_teardown),
 		cmocka_unit_test_setup_teardown(test_router_after_start, router_setup, router_teardown),
+		cmocka_unit_test_setup_teardown(test_router_vsock_balloon, router_setup, router_teardown),
 		cmocka_unit_test_setup_teardown(test_router_metrics, router_setup, router_teardown),
 		cmocka_unit_test_setup_teardown(test_config_file, router_setup, router_teardown),
 	};

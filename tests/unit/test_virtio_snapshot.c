@@ -44,8 +44,11 @@ enum {
 	O_Q_EVENT_IDX = 83,
 	O_Q_LAST_AVAIL = 85,
 	O_Q_BROKEN = 92,
-	RNG_PAYLOAD = 93,
+	O_OWN_LEN = 93, /* the device type's own state: none for virtio-rng */
+	RNG_PAYLOAD = 97,
+	RNG_PAYLOAD_V1 = 93,
 };
+#define V 2 /* the payload version virtio_snap__ops writes */
 
 static void save(struct virtio_dev *d, struct snap_writer *w)
 {
@@ -119,7 +122,7 @@ static void test_rng_round_trip(void **state)
 	assert_int_equal(virtio_rng__init(b, &g2->bus, fake_guest__irq(g2)), 0);
 	struct virtio_dev *db = &b->vdev;
 	char err[256];
-	assert_int_equal(load(db, w.buf, w.len, 1, err, sizeof(err)), 0);
+	assert_int_equal(load(db, w.buf, w.len, V, err, sizeof(err)), 0);
 	assert_int_equal(db->status, ALIVE);
 	assert_int_equal(db->driver_features, da->driver_features);
 	assert_int_equal(db->dev_feat_sel, 1);
@@ -194,7 +197,7 @@ static void test_rng_mid_setup(void **state)
 	struct fake_guest *g2 = clone_guest(g1);
 	assert_int_equal(virtio_rng__init(&b, &g2->bus, fake_guest__irq(g2)), 0);
 	char err[256];
-	assert_int_equal(load(&b.vdev, w.buf, w.len, 1, err, sizeof(err)), 0);
+	assert_int_equal(load(&b.vdev, w.buf, w.len, V, err, sizeof(err)), 0);
 	assert_int_equal(b.vdev.status, VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER);
 	assert_int_equal(b.vdev.driver_features, 0x12345678);
 	assert_false(b.vdev.vq[0].ready);
@@ -228,7 +231,7 @@ static void test_net_config(void **state)
 	struct fake_guest *g2 = clone_guest(g1);
 	assert_int_equal(virtio_net__init(b, &g2->bus, fake_guest__irq(g2), sb[0], mac_b), 0);
 	char err[256];
-	assert_int_equal(load(&b->vdev, w.buf, w.len, 1, err, sizeof(err)), 0);
+	assert_int_equal(load(&b->vdev, w.buf, w.len, V, err, sizeof(err)), 0);
 	uint8_t mac[6];
 	for (int i = 0; i < 6; i++)
 		mac[i] = (uint8_t)virtio_mmio__ops.read(&b->vdev, 0x100 + i, 1);
@@ -282,19 +285,19 @@ static void test_blk_size_checked(void **state)
 	struct fake_guest *g2 = clone_guest(g1);
 	char err[256];
 	assert_int_equal(virtio_blk__init(b, &g2->bus, fake_guest__irq(g2), p2, false, NULL), 0);
-	assert_int_equal(load(&b->vdev, w.buf, w.len, 1, err, sizeof(err)), -1);
+	assert_int_equal(load(&b->vdev, w.buf, w.len, V, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "the drive has 64 sectors of 512 bytes, the snapshot's drive had 128"));
 	assert_int_equal(b->vdev.status, 0);
 	assert_false(b->vdev.vq[0].ready);
 	/* A read-only clone of a writable drive: other features, refused. */
 	virtio_blk__exit(b);
 	assert_int_equal(virtio_blk__init(b, &g2->bus, fake_guest__irq(g2), p3, true, NULL), 0);
-	assert_int_equal(load(&b->vdev, w.buf, w.len, 1, err, sizeof(err)), -1);
+	assert_int_equal(load(&b->vdev, w.buf, w.len, V, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "read-only"));
 	virtio_blk__exit(b); /* releases its lock on p3 */
 	/* The same size: fine, and requests work. */
 	assert_int_equal(virtio_blk__init(c, &g2->bus, fake_guest__irq(g2), p3, false, NULL), 0);
-	assert_int_equal(load(&c->vdev, w.buf, w.len, 1, err, sizeof(err)), 0);
+	assert_int_equal(load(&c->vdev, w.buf, w.len, V, err, sizeof(err)), 0);
 	uint32_t hdr[4] = { 1, 0, 5, 0 }; /* write sector 5 */
 	memcpy(gptr(g2, G_BUF), hdr, sizeof(hdr));
 	memset(gptr(g2, G_BUF + 0x1000), 0x77, 512);
@@ -375,7 +378,7 @@ static void refused(struct hostile *h, size_t off, uint64_t v, unsigned bytes, c
 	memcpy(p, h->w.buf, sizeof(p));
 	put(p, off, v, bytes);
 	char err[512];
-	assert_int_equal(load(&h->b.vdev, p, sizeof(p), 1, err, sizeof(err)), -1);
+	assert_int_equal(load(&h->b.vdev, p, sizeof(p), V, err, sizeof(err)), -1);
 	if (!strstr(err, why))
 		fail_msg("offset %zu = %#llx: '%s' lacks '%s'", off, (unsigned long long)v, err, why);
 	assert_int_equal(h->b.vdev.status, 0);
@@ -392,22 +395,38 @@ static void test_hostile_fields(void **state)
 	/* The unchanged payload loads (into a scratch device: the refusals below need a fresh one). */
 	struct virtio_rng *s = calloc(1, sizeof(*s));
 	assert_int_equal(virtio_rng__init(s, &h->g2->bus, fake_guest__irq(h->g2)), 0);
-	assert_int_equal(load(&s->vdev, h->w.buf, h->w.len, 1, err, sizeof(err)), 0);
+	assert_int_equal(load(&s->vdev, h->w.buf, h->w.len, V, err, sizeof(err)), 0);
 	assert_true(h->g2->irq_level);
 	virtio_rng__exit(s);
 	free(s);
 	h->g2->irq_level = false;
 
-	assert_int_equal(load(&h->b.vdev, h->w.buf, h->w.len, 2, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "version 2 is not supported"));
-	assert_int_equal(load(&h->b.vdev, h->w.buf, h->w.len - 1, 1, err, sizeof(err)), -1);
+	assert_int_equal(virtio_snap__ops.version, V);
+	assert_int_equal(load(&h->b.vdev, h->w.buf, h->w.len, 3, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "version 3 is not supported"));
+	/* A version 1 payload (no device-type state) from an older wisp still loads. */
+	struct virtio_rng *s1 = calloc(1, sizeof(*s1));
+	assert_int_equal(virtio_rng__init(s1, &h->g2->bus, fake_guest__irq(h->g2)), 0);
+	assert_int_equal(load(&s1->vdev, h->w.buf, RNG_PAYLOAD_V1, 1, err, sizeof(err)), 0);
+	assert_int_equal(s1->vdev.status, ALIVE);
+	virtio_rng__exit(s1);
+	free(s1);
+	h->g2->irq_level = false;
+	/* Device-type state for a device type that keeps none is refused. */
+	uint8_t own[RNG_PAYLOAD + 4];
+	memcpy(own, h->w.buf, RNG_PAYLOAD);
+	put(own, O_OWN_LEN, 4, 4);
+	memset(own + RNG_PAYLOAD, 0, 4);
+	assert_int_equal(load(&h->b.vdev, own, sizeof(own), V, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "does not know"));
+	assert_int_equal(load(&h->b.vdev, h->w.buf, h->w.len - 1, V, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "truncated"));
 	for (size_t cut = 0; cut < h->w.len; cut++)
-		assert_int_equal(load(&h->b.vdev, h->w.buf, cut, 1, err, sizeof(err)), -1);
+		assert_int_equal(load(&h->b.vdev, h->w.buf, cut, V, err, sizeof(err)), -1);
 	uint8_t longer[RNG_PAYLOAD + 1];
 	memcpy(longer, h->w.buf, RNG_PAYLOAD);
 	longer[RNG_PAYLOAD] = 0;
-	assert_int_equal(load(&h->b.vdev, longer, sizeof(longer), 1, err, sizeof(err)), -1);
+	assert_int_equal(load(&h->b.vdev, longer, sizeof(longer), V, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "oversized"));
 
 	refused(h, O_DEVICE_ID, VIRTIO_ID_BLOCK, 4, "device type 2");
@@ -433,6 +452,8 @@ static void test_hostile_fields(void **state)
 	refused(h, O_Q_AVAIL, G_AVAIL(0) + 1, 8, "not valid");
 	refused(h, O_Q_USED, G_USED(0) + 2, 8, "not valid");
 	refused(h, O_Q_USED, ~0ull - 3, 8, "not valid");                              /* wraps */
+	refused(h, O_OWN_LEN, 5, 4, "device state of 5 bytes");                     /* past the end */
+	refused(h, O_OWN_LEN, 1u << 20, 4, "device state of 1048576 bytes");
 }
 
 /*
@@ -453,7 +474,7 @@ static void test_hostile_bytes(void **state)
 			struct virtio_rng *d = calloc(1, sizeof(*d));
 			assert_int_equal(virtio_rng__init(d, &g->bus, fake_guest__irq(g)), 0);
 			char err[512];
-			if (load(&d->vdev, p, sizeof(p), 1, err, sizeof(err)) == 0) {
+			if (load(&d->vdev, p, sizeof(p), V, err, sizeof(err)) == 0) {
 				loaded++;
 				virtio_dev__process(&d->vdev);
 				offer_rng(g, 2, 64);

@@ -28,6 +28,9 @@
 #define WISP_MHD_SONAME "libmicrohttpd.so.12"
 #endif
 
+/* Libraries wisp opens at run time, for tools that must bring them along (wisp-jailer's chroot). */
+__attribute__((section(".wisp.dlopen"), used)) static const char dlopen_libs[] = WISP_MHD_SONAME;
+
 /* The libmicrohttpd functions wisp calls, resolved from the library opened at api_server__start. */
 struct api_mhd {
 	void *lib;
@@ -232,10 +235,19 @@ static void *serve(void *opaque)
 	return NULL;
 }
 
+int api_server__load(struct api_server *s, char *err, size_t n)
+{
+	if (!s->mhd)
+		s->mhd = mhd_open(err, n);
+	return s->mhd ? 0 : -1;
+}
+
 int api_server__start(struct api_server *s, const char *path, size_t max_payload, struct api_router *router, char *err,
 		      size_t n)
 {
+	struct api_mhd *loaded = s->mhd; /* api_server__load may have opened the library already */
 	memset(s, 0, sizeof(*s));
+	s->mhd = loaded;
 	s->stop_fd = -1;
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(addr.sun_path) || !*path) {
@@ -249,7 +261,7 @@ int api_server__start(struct api_server *s, const char *path, size_t max_payload
 		return -1;
 	}
 	memcpy(addr.sun_path, path, strlen(path) + 1);
-	struct api_mhd *mhd = mhd_open(err, n);
+	struct api_mhd *mhd = s->mhd ? s->mhd : mhd_open(err, n);
 	if (!mhd)
 		return -1;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

@@ -32,6 +32,9 @@ struct api_server {
 };
 
 /* Create the socket at `path` and start serving. -1 with a message in err on failure. */
+/* Open libmicrohttpd now (before the process's seccomp filters, which forbid loading code); start does
+ * it itself otherwise. */
+int api_server__load(struct api_server *s, char *err, size_t n);
 int api_server__start(struct api_server *s, const char *path, size_t max_payload, struct api_router *router, char *err,
 		      size_t n);
 /* Stop serving (waits for the request in progress), close and remove the socket. */

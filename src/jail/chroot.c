@@ -2,7 +2,9 @@
 #include "jail/chroot.h"
 
 #include <elf.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -211,24 +213,19 @@ static int list_libraries(const char *interp, const char *exec_file, char *out, 
 	return 0;
 }
 
-/* Lines "\tname => /path (0x...)", "\t/path (0x...)" or "\tname => not found". */
-static int add_libraries(struct jail_tree *t, const char *exec_file, char *err, size_t n)
+/* Lines "\tname => /path (0x...)", "\t/path (0x...)" or "\tname => not found": into the jail. */
+static int add_listed(struct jail_tree *t, const char *interp, const char *file, char *err, size_t n)
 {
-	char interp[PATH_MAX];
-	if (elf_interp(exec_file, interp, sizeof(interp), err, n) < 0)
-		return -1;
-	if (!interp[0])
-		return 0; /* static: nothing else to bring */
 	char *list = malloc(LIST_MAX);
-	if (!list || list_libraries(interp, exec_file, list, LIST_MAX, err, n) < 0) {
+	if (!list || list_libraries(interp, file, list, LIST_MAX, err, n) < 0) {
 		free(list);
 		return -1;
 	}
-	int r = add_library(t, interp, err, n);
+	int r = 0;
 	for (char *save = NULL, *line = strtok_r(list, "\n", &save); line && r == 0;
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (strstr(line, "=> not found")) {
-			snprintf(err, n, "--exec-file %s needs a library the host does not have:%s", exec_file, line);
+			snprintf(err, n, "--exec-file needs a library the host does not have (for %s):%s", file, line);
 			r = -1;
 			break;
 		}
@@ -242,6 +239,82 @@ static int add_libraries(struct jail_tree *t, const char *exec_file, char *err, 
 		r = add_library(t, path, err, n);
 	}
 	free(list);
+	return r;
+}
+
+/*
+ * Libraries the exec file opens at run time (dlopen), named in its ".wisp.dlopen" section (NUL-separated
+ * sonames; wisp loads its API server's library that way). Returns the section's bytes, NULL if none.
+ */
+static char *dlopen_names(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf64_Ehdr eh;
+	char *out = NULL;
+	if (fd < 0 || pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) || eh.e_shentsize != sizeof(Elf64_Shdr) ||
+	    eh.e_shnum > 4096 || eh.e_shstrndx >= eh.e_shnum)
+		goto out;
+	Elf64_Shdr strsh;
+	if (pread(fd, &strsh, sizeof(strsh), (off_t)(eh.e_shoff + eh.e_shstrndx * sizeof(strsh))) != sizeof(strsh) ||
+	    strsh.sh_size > (1u << 20))
+		goto out;
+	char *names = malloc(strsh.sh_size + 1);
+	if (!names || pread(fd, names, strsh.sh_size, (off_t)strsh.sh_offset) != (ssize_t)strsh.sh_size) {
+		free(names);
+		goto out;
+	}
+	names[strsh.sh_size] = 0;
+	for (unsigned i = 0; i < eh.e_shnum && !out; i++) {
+		Elf64_Shdr sh;
+		if (pread(fd, &sh, sizeof(sh), (off_t)(eh.e_shoff + i * sizeof(sh))) != sizeof(sh) ||
+		    sh.sh_name >= strsh.sh_size || strcmp(names + sh.sh_name, ".wisp.dlopen") || sh.sh_size > 4096)
+			continue;
+		out = calloc(1, sh.sh_size + 1);
+		if (out && pread(fd, out, sh.sh_size, (off_t)sh.sh_offset) != (ssize_t)sh.sh_size) {
+			free(out);
+			out = NULL;
+		}
+		*len = sh.sh_size;
+	}
+	free(names);
+out:
+	if (fd >= 0)
+		close(fd);
+	return out;
+}
+
+static int add_libraries(struct jail_tree *t, const char *exec_file, char *err, size_t n)
+{
+	char interp[PATH_MAX];
+	if (elf_interp(exec_file, interp, sizeof(interp), err, n) < 0)
+		return -1;
+	if (!interp[0])
+		return 0; /* static: nothing else to bring */
+	int r = add_library(t, interp, err, n);
+	if (r == 0)
+		r = add_listed(t, interp, exec_file, err, n);
+	size_t len = 0;
+	char *sonames = r == 0 ? dlopen_names(exec_file, &len) : NULL;
+	for (size_t at = 0; sonames && at < len && r == 0; at += strlen(sonames + at) + 1) {
+		const char *soname = sonames + at;
+		if (!*soname || strchr(soname, '/'))
+			continue;
+		/* Where the host's loader finds it, and what it needs in turn. */
+		void *h = dlopen(soname, RTLD_LAZY | RTLD_LOCAL);
+		struct link_map *lm = NULL;
+		if (!h || dlinfo(h, RTLD_DI_LINKMAP, &lm) < 0 || !lm || !lm->l_name || lm->l_name[0] != '/') {
+			snprintf(err, n, "--exec-file %s loads %s at run time, which the host does not have", exec_file,
+				 soname);
+			r = -1;
+		} else {
+			r = add_library(t, lm->l_name, err, n);
+			if (r == 0)
+				r = add_listed(t, interp, lm->l_name, err, n);
+		}
+		if (h)
+			dlclose(h);
+	}
+	free(sonames);
 	return r;
 }
 

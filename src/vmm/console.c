@@ -63,6 +63,7 @@ static bool wait_writable(struct console_out *o, bool stopping)
 static void *writer_thread(void *opaque)
 {
 	struct console_out *o = opaque;
+	seccomp__enter(SECCOMP_CONSOLE); /* writes the console's output: the console threads' list */
 	pthread_mutex_lock(&o->lock);
 	for (;;) {
 		while (!o->len && !o->stop)

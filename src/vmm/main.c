@@ -449,7 +449,7 @@ int main(int argc, char **argv)
 	log__set_thread_name("main");
 	log__set_instance_id(o.id ? o.id : "anonymous-instance");
 	bool shortcut = o.kernel || o.elf;
-	bool api = !o.no_api && (o.api_sock || !shortcut);
+	bool api = !o.no_api && (o.api_sock || !shortcut) && !snapshot_cli__restoring(&snap);
 	const char *sock = o.api_sock ? o.api_sock : API_DEFAULT_SOCKET;
 
 	/* Signals are taken by one thread (sigwait); every thread started from here inherits the mask. */
@@ -469,6 +469,12 @@ int main(int argc, char **argv)
 			sigaction(sig, &sa, NULL);
 	/* Every thread from here on runs under its seccomp filter, this one first. */
 	char serr[512];
+	/* The API server's library is loaded before the filters go on: they allow no new code. */
+	static struct api_server server;
+	if (api && api_server__load(&server, serr, sizeof(serr)) < 0) {
+		fprintf(stderr, "wisp: %s\n", serr);
+		return 1;
+	}
 	if (seccomp__setup(&sec, serr, sizeof(serr)) < 0) {
 		fprintf(stderr, "wisp: %s\n", serr);
 		return 1;
@@ -530,7 +536,6 @@ int main(int argc, char **argv)
 		pthread_detach(sig_thread);
 
 	static struct api_router router;
-	static struct api_server server;
 	if (api) {
 		char err[512];
 		api_router__init(&router, &ctl);

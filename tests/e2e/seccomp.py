@@ -69,7 +69,8 @@ def scenario_threads(wisp, image, initrd, tmp):
         assert s == 204
         g.expect(rb"/ # ", 300)
         t = threads(g.proc.pid)
-        # The main thread keeps wisp's name; the others are named after their kind.
+        # The main thread keeps wisp's name; the others are named after their kind (console: the input and
+        # the output writer threads).
         # The main thread's own and, as it builds no machine, the lock on executable memory; the API thread's
         # lock came after it started the machine's threads.
         want = {"wisp": 2, "signals": 2, "api": 3, "snapshot": 2,

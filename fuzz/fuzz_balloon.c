@@ -139,6 +139,12 @@ static void driver_init(struct virtio_dev *d, struct fz *f)
  */
 static uint8_t expect[G_PAGES];
 static bool may_be_zero[G_PAGES];
+/*
+ * A name sticks: the descriptor and ring entry that named a page stay in guest memory, and a queue reset or
+ * a rewritten avail index makes the device see them again, so a page the guest rewrote after naming it may
+ * still be given back.
+ */
+static bool ever_named[G_PAGES];
 
 FUZZ_NO_COVERAGE static void check_pages(void)
 {
@@ -157,7 +163,7 @@ static void named(uint64_t gpa, uint64_t len)
 {
 	for (uint64_t a = gpa & ~4095ull; a < gpa + len && a < G_BASE + G_SIZE; a += 4096)
 		if (a >= G_BASE + FIRST_DATA * 4096ull)
-			may_be_zero[(a - G_BASE) / 4096] = true;
+			may_be_zero[(a - G_BASE) / 4096] = ever_named[(a - G_BASE) / 4096] = true;
 }
 
 /*
@@ -188,7 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fresh_ram(conf & 32);
 	for (uint64_t p = 0; p < G_PAGES; p++) {
 		expect[p] = (conf & 32) && p >= G_PAGES / 2 ? FILE_BYTE : MARK;
-		may_be_zero[p] = false;
+		may_be_zero[p] = ever_named[p] = false;
 	}
 	irq_level = false;
 	struct virtio_balloon_config cfg = {
@@ -239,8 +245,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 3: { /* a range buffer (hints, reports): writable or not, anywhere near RAM */
 			uint64_t gpa = G_BASE + fz__u32(&f) % (G_SIZE + 8192) - 4096;
 			uint32_t len = fz__u32(&f) % (64 * 1024);
-			if (gpa >= G_BASE + FIRST_DATA * 4096ull)
-				named(gpa, len);
+			named(gpa, len); /* a range may start below the data pages and reach into them */
 			put_desc(q, slot, gpa, len, op & 0x80 ? VIRTQ_DESC_F_WRITE : 0);
 			offer(&b.vdev, q, (uint16_t)(slot++ % 32));
 			break;
@@ -258,7 +263,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint8_t v = (uint8_t)(fz__u8(&f) | 1);
 			memset(bus.ram + p * 4096, v, 4096);
 			expect[p] = v;
-			may_be_zero[p] = false;
+			may_be_zero[p] = ever_named[p];
 			break;
 		}
 		case 6:

@@ -57,7 +57,7 @@ def origin(wisp, image, initrd, data, state, mem, tmp, token):
         g.send("\n")
         g.expect(PROMPT, 60)
         g.run(f"echo {token}-before | dd of=/dev/vda conv=fsync 2>/dev/null; echo D=$?", rb"D=0")
-        g.run("(i=0; while :; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.2; done) &", PROMPT)
+        g.run("(i=0; while :; do i=$((i+1)); echo $i > /tmp/c.tmp; mv /tmp/c.tmp /tmp/counter; sleep 0.2; done) &", PROMPT)
         time.sleep(1.5)
         c0 = read_int(g, "/tmp/counter")
         assert c0 >= 2, f"counter did not run: {c0}"

@@ -194,7 +194,7 @@ def main():
         a.send("\n")
         a.expect(PROMPT, 60)
         sh(a, "echo precious-$((6*7)) > /tmp/before.txt", PROMPT)
-        sh(a, "(i=0; while :; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.2; done) &", PROMPT)
+        sh(a, "(i=0; while :; do i=$((i+1)); echo $i > /tmp/c.tmp; mv /tmp/c.tmp /tmp/counter; sleep 0.2; done) &", PROMPT)
         time.sleep(1.5)
         # A computation that is half done when the snapshot is taken.
         sh(a, f"(s=0; i=0; while [ $i -lt {ITERATIONS} ]; do s=$(( (s*31 + i) % 1000003 )); i=$((i+1)); done;"

@@ -396,6 +396,7 @@ void cpu__trap(struct rv_cpu *cpu, uint64_t cause, uint64_t tval, bool interrupt
 	cpu->resv_valid = false;
 	atomic_store_explicit(&cpu->resv_tag, 0, memory_order_relaxed);
 	cpu->exceptions += !interrupt;
+	cpu->interrupts += interrupt;
 	if (cpu->priv <= PRV_S && ((deleg >> cause) & 1)) {
 		cpu->scause = mcause;
 		cpu->sepc = cpu->pc;

@@ -159,6 +159,7 @@ struct rv_cpu {
 	uint64_t retired, instret_offset;
 	/* Synchronous exceptions taken (cpu__trap without the interrupt flag); the VMM watches it for progress. */
 	uint64_t exceptions;
+	uint64_t interrupts; /* interrupts taken (metrics) */
 	int64_t budget, budget_start, budget_unused;
 	int executing; /* inside exec_loop: the current instruction has used budget but not retired */
 	/* mip bits written by software (SSIP, STIP, SEIP); the rest comes from devices. */

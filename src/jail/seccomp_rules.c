@@ -130,6 +130,11 @@ static const struct sc_rule machine[] = {
 	RULE(mprotect, "the translator's code cache: its second view readable and executable, never writable",
 	     EQ(2, PROT_READ | PROT_EXEC)),
 	CALL(eventfd2, "virtio queue notifications"),
+	CALL(timerfd_create, "vsock credit updates, balloon statistics polling"),
+	RULE(socket, "vsock: the listener on uds_path: AF_UNIX only", EQ(0, AF_UNIX)),
+	CALL(bind, "vsock: the listener on uds_path"),
+	CALL(listen, "vsock: the listener on uds_path"),
+	CALL(timerfd_settime, "PATCH /balloon/statistics: a new polling interval"),
 	CALL(epoll_create1, "the I/O thread's event loop"),
 	CALL(epoll_ctl, "the I/O thread's event loop"),
 	RULE(ioctl, "virtio-net: attach to the TAP interface", EQ(1, TUNSETIFF)),
@@ -174,6 +179,17 @@ static const struct sc_rule io[] = {
 	CALL(pwritev, "virtio-blk writes"),
 	CALL(fdatasync, "virtio-blk flushes"),
 	CALL(getrandom, "virtio-rng"),
+	/* virtio-vsock: host Unix sockets (listener on uds_path, connections both ways), its timers. */
+	RULE(socket, "vsock: guest-initiated connections to <uds_path>_<port>: AF_UNIX only", EQ(0, AF_UNIX)),
+	CALL(connect, "vsock: guest-initiated connections"),
+	CALL(accept4, "vsock: host-initiated connections on uds_path"),
+	CALL(recvfrom, "vsock: the CONNECT line, stream data"),
+	CALL(readv, "vsock: stream data into guest buffers"),
+	CALL(sendto, "vsock: the OK line"),
+	CALL(sendmsg, "vsock: stream data (MSG_NOSIGNAL)"),
+	CALL(shutdown, "vsock: the guest shut a direction down"),
+	CALL(close, "vsock: a connection ends"),
+	CALL(timerfd_settime, "vsock credit updates, balloon statistics polling"),
 };
 
 /* The serial console's input thread. */

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #define METRICS_PERIOD_MS 60000
-#define METRICS_MAX 256
+#define METRICS_MAX 1024 /* the devices' ~80 and 9 per vCPU */
 #define METRICS_MAX_PROPERTIES 16
 
 enum metric_kind { METRIC_COUNTER, METRIC_GAUGE };

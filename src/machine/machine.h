@@ -42,7 +42,8 @@ struct hart_ctl {
 	uint64_t start_addr, start_opaque; /* for HART_START_PENDING */
 	pthread_cond_t wake;               /* the hart's thread sleeps on it (stopped, WFI, parked) */
 	/* Metrics. */
-	_Atomic uint64_t wfi_ns, exits_budget, exits_wfi, exits_halt, shootdowns;
+	_Atomic uint64_t wfi_ns, exits_budget, exits_wfi, exits_halt;
+	_Atomic uint64_t ipis_sent, remote_fences; /* SBI IPIs and remote fences this hart asked for */
 };
 
 struct machine;

@@ -74,9 +74,17 @@ static void set_timer(struct machine *m, struct rv_cpu *cpu, uint64_t when)
 	cpu__set_mip(cpu, MIP_STIP, machine__ticks(m) >= when);
 }
 
-/* Apply fn to every hart selected by (mask, base); base == -1 means all harts. */
+/* The calling hart's IPI or remote-fence counter (metrics). */
+static _Atomic uint64_t *counter(struct machine *m, struct rv_cpu *self, bool fence)
+{
+	if (self->mhartid >= m->nharts)
+		return NULL;
+	return fence ? &m->hctl[self->mhartid].remote_fences : &m->hctl[self->mhartid].ipis_sent;
+}
+
+/* Apply fn to every hart selected by (mask, base); base == -1 means all harts. Counts each in *count. */
 static int64_t for_harts(struct machine *m, struct rv_cpu *self, uint64_t mask, uint64_t base,
-			 void (*fn)(struct rv_cpu *self, struct rv_cpu *to))
+			 void (*fn)(struct rv_cpu *self, struct rv_cpu *to), _Atomic uint64_t *count)
 {
 	if (base != ~0ull)
 		for (unsigned b = 0; b < 64; b++)
@@ -84,8 +92,11 @@ static int64_t for_harts(struct machine *m, struct rv_cpu *self, uint64_t mask, 
 				return SBI_ERR_INVALID_PARAM; /* a selected hart does not exist */
 	for (unsigned i = 0; i < m->nharts; i++) {
 		bool sel = base == ~0ull || (i >= base && i - base < 64 && ((mask >> (i - base)) & 1));
-		if (sel)
-			fn(self, m->harts[i]);
+		if (!sel)
+			continue;
+		fn(self, m->harts[i]);
+		if (count)
+			atomic_fetch_add_explicit(count, 1, memory_order_relaxed);
 	}
 	return SBI_SUCCESS;
 }
@@ -244,7 +255,8 @@ bool sbi__ecall(void *opaque, struct rv_cpu *cpu)
 		r.error = for_harts(m, cpu, mask, a[0] ? 0 : ~0ull,
 				    ext == EXT_LEGACY_SEND_IPI  ? send_ipi
 				    : ext == EXT_LEGACY_FENCE_I ? fence_i
-								: sfence_vma);
+								: sfence_vma,
+				    counter(m, cpu, ext != EXT_LEGACY_SEND_IPI));
 		break;
 	}
 	case EXT_LEGACY_SHUTDOWN:
@@ -262,11 +274,11 @@ bool sbi__ecall(void *opaque, struct rv_cpu *cpu)
 		break;
 	case EXT_IPI:
 		if (fid == 0)
-			r.error = for_harts(m, cpu, a[0], a[1], send_ipi);
+			r.error = for_harts(m, cpu, a[0], a[1], send_ipi, counter(m, cpu, false));
 		break;
 	case EXT_RFENCE:
 		if (fid <= 6)
-			r.error = for_harts(m, cpu, a[0], a[1], fid == 0 ? fence_i : sfence_vma);
+			r.error = for_harts(m, cpu, a[0], a[1], fid == 0 ? fence_i : sfence_vma, counter(m, cpu, true));
 		if (fid > 2)
 			r.error = SBI_ERR_NOT_SUPPORTED; /* hypervisor fences: no H extension */
 		break;

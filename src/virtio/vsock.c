@@ -413,6 +413,17 @@ static void forwarded(struct vsock_conn *c, uint32_t done)
 		c->pending |= P_CREDIT_UPDATE;
 }
 
+/* writev on the host socket, without SIGPIPE when its peer is gone (the caller sees EPIPE). */
+static ssize_t sock_writev(int fd, struct iovec *iov, size_t n)
+{
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n };
+	ssize_t w;
+	do
+		w = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w < 0 && errno == EINTR);
+	return w;
+}
+
 /* Write what the ring holds to the host socket. */
 static void flush(struct virtio_vsock *v, struct vsock_conn *c)
 {
@@ -421,10 +432,7 @@ static void flush(struct virtio_vsock *v, struct vsock_conn *c)
 		if (first > c->buf_len)
 			first = c->buf_len;
 		struct iovec iov[2] = { { c->buf + c->buf_start, first }, { c->buf, c->buf_len - first } };
-		ssize_t w;
-		do
-			w = writev(c->fd, iov, iov[1].iov_len ? 2 : 1);
-		while (w < 0 && errno == EINTR);
+		ssize_t w = sock_writev(c->fd, iov, iov[1].iov_len ? 2 : 1);
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (w <= 0) {
@@ -453,10 +461,7 @@ static void conn_write(struct virtio_vsock *v, struct vsock_conn *c, const struc
 	v->stats.tx_bytes += len;
 	size_t done = 0;
 	if (!c->buf_len) {
-		ssize_t w;
-		do
-			w = writev(c->fd, seg, (int)k);
-		while (w < 0 && errno == EINTR);
+		ssize_t w = sock_writev(c->fd, seg, k);
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			v->stats.tx_write_fails++;
 			conn_kill(v, c, true);

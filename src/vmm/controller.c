@@ -38,6 +38,8 @@ static void unregister_metrics(struct controller *c)
 {
 	if (c->metrics_registered) {
 		metrics__unregister(c);
+		for (unsigned i = 0; i < MACHINE_MAX_CPUS; i++)
+			metrics__unregister(&c->vcpu_refs[i]);
 		c->metrics_registered = false;
 	}
 }
@@ -463,6 +465,76 @@ RNG_STAT(requests)
 RNG_STAT(bytes)
 RNG_STAT(errors)
 
+/* Per vCPU ("vcpu0", "vcpu1", ...): what it retired, why its runs ended, what it asked of the others. */
+static const char *const vcpu_groups[MACHINE_MAX_CPUS] = {
+	"vcpu0",  "vcpu1",  "vcpu2",  "vcpu3",  "vcpu4",  "vcpu5",  "vcpu6",  "vcpu7",  "vcpu8",  "vcpu9",  "vcpu10",
+	"vcpu11", "vcpu12", "vcpu13", "vcpu14", "vcpu15", "vcpu16", "vcpu17", "vcpu18", "vcpu19", "vcpu20", "vcpu21",
+	"vcpu22", "vcpu23", "vcpu24", "vcpu25", "vcpu26", "vcpu27", "vcpu28", "vcpu29", "vcpu30", "vcpu31",
+};
+_Static_assert(MACHINE_MAX_CPUS == 32, "one metrics group name per vCPU");
+
+static struct rv_cpu *ref_cpu(void *opaque)
+{
+	struct controller_vcpu_ref *r = opaque;
+	return r->c->vmm.m.harts[r->hart];
+}
+
+static struct hart_ctl *ref_ctl(void *opaque)
+{
+	struct controller_vcpu_ref *r = opaque;
+	return &r->c->vmm.m.hctl[r->hart];
+}
+
+static uint64_t m_vcpu_instructions(void *opaque)
+{
+	return __atomic_load_n(&ref_cpu(opaque)->retired, __ATOMIC_RELAXED);
+}
+
+static uint64_t m_vcpu_exceptions(void *opaque)
+{
+	return __atomic_load_n(&ref_cpu(opaque)->exceptions, __ATOMIC_RELAXED);
+}
+
+static uint64_t m_vcpu_interrupts(void *opaque)
+{
+	return __atomic_load_n(&ref_cpu(opaque)->interrupts, __ATOMIC_RELAXED);
+}
+
+#define VCPU_CTL(field, scale)                                                                                         \
+	static uint64_t m_vcpu_##field(void *opaque)                                                                   \
+	{                                                                                                              \
+		return atomic_load(&ref_ctl(opaque)->field) / (scale);                                                 \
+	}
+VCPU_CTL(exits_budget, 1)
+VCPU_CTL(exits_wfi, 1)
+VCPU_CTL(exits_halt, 1)
+VCPU_CTL(ipis_sent, 1)
+VCPU_CTL(remote_fences, 1)
+VCPU_CTL(wfi_ns, 1000)
+
+static void register_vcpu_metrics(struct controller *c)
+{
+	static const struct {
+		const char *name;
+		metric_read_fn read;
+	} table[] = {
+		{ "instructions", m_vcpu_instructions },
+		{ "exceptions", m_vcpu_exceptions },
+		{ "interrupts", m_vcpu_interrupts },
+		{ "exit_budget", m_vcpu_exits_budget },
+		{ "exit_wfi", m_vcpu_exits_wfi },
+		{ "exit_halt", m_vcpu_exits_halt },
+		{ "ipis_sent", m_vcpu_ipis_sent },
+		{ "remote_fences", m_vcpu_remote_fences },
+		{ "wfi_time_us", m_vcpu_wfi_ns },
+	};
+	for (unsigned h = 0; h < c->vmm.m.nharts && h < MACHINE_MAX_CPUS; h++) {
+		c->vcpu_refs[h] = (struct controller_vcpu_ref){ c, h };
+		for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+			metrics__register(vcpu_groups[h], table[i].name, METRIC_COUNTER, table[i].read, &c->vcpu_refs[h]);
+	}
+}
+
 static void register_metrics(struct controller *c)
 {
 	static const struct {
@@ -519,6 +591,7 @@ static void register_metrics(struct controller *c)
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		metrics__register(table[i].group, table[i].name, table[i].kind, table[i].read, c);
+	register_vcpu_metrics(c);
 	c->metrics_registered = true;
 }
 

@@ -64,6 +64,11 @@ struct controller {
 	struct vmm_devices_config devices;
 	struct vmm vmm;
 	bool metrics_registered;
+	/* The per-vCPU metrics' handles (group "vcpuN"). */
+	struct controller_vcpu_ref {
+		struct controller *c;
+		unsigned hart;
+	} vcpu_refs[MACHINE_MAX_CPUS];
 	/* A boot-specific resource was configured (boot source, machine, drive, network, entropy): from then on
 	 * the microVM boots, and a snapshot load is refused, as in Firecracker. */
 	bool boot_configured;

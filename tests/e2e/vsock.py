@@ -183,7 +183,7 @@ def main():
     }
     with open(f"{tmp}/vm.json", "w") as f:
         json.dump(cfg, f)
-    g = Guest([wisp, "--config-file", f"{tmp}/vm.json", "--api-sock", api_sock, "--timeout", "900"], "vsock")
+    g = Guest([wisp, "--config-file", f"{tmp}/vm.json", "--api-sock", api_sock, "--timeout", "900", "--seccomp-trap"], "vsock")
     try:
         shell(g)
         wait_for(uds)
@@ -209,7 +209,7 @@ def main():
         g.close()
 
     uds2, api2 = f"{tmp}/clone.sock", f"{tmp}/api2.sock"
-    g = Guest([wisp, "--api-sock", api2, "--timeout", "900"], "vsock-clone")
+    g = Guest([wisp, "--api-sock", api2, "--timeout", "900", "--seccomp-trap"], "vsock-clone")
     try:
         wait_for(api2)
         load = {"snapshot_path": state, "mem_backend": {"backend_type": "File", "backend_path": mem},

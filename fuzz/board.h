@@ -68,7 +68,7 @@ static inline void board__reset(struct board *b)
 	cpu->plat.ecall = sbi__ecall;
 	atomic_store(&cpu->mip_hw, 0);
 	atomic_store(&cpu->mip_inject, 0);
-	mmu__update_ctx(cpu);
+	cpu__update_mmu(cpu);
 	m->sbi = true;
 	clint__init(&m->clint, m->harts, m->nharts, b->clint_clock, b->clint_clock_opaque);
 	plic__destroy(&m->plic);

@@ -236,7 +236,7 @@ static void fuzz_hart__setup(struct fuzz_hart *fh, const uint8_t *data, size_t s
 
 	cpu->pc = entry;
 	cpu->priv = priv == 2 ? PRV_M : (int)priv;
-	mmu__update_ctx(cpu);
+	cpu__update_mmu(cpu);
 	cpu__set_mip(cpu, fh->hw_irqs, true);
 }
 

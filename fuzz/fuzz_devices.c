@@ -143,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			cpu->mstatus ^= (fz__u8(&f) & 1) ? MSTATUS_SIE : 0;
 			if (cpu__take_interrupt(cpu)) {
 				cpu->priv = PRV_S;
-				mmu__update_ctx(cpu);
+				cpu__update_mmu(cpu);
 			}
 			break;
 		case 8: /* S-mode paging on or off (legacy SBI hart masks are virtual addresses) */

@@ -21,13 +21,6 @@
 #define RAM_SIZE (RAM_PAGES * PAGE_SIZE)
 #define MAX_QUERIES 64
 
-#define PTE_V 0x01ull
-#define PTE_R 0x02ull
-#define PTE_W 0x04ull
-#define PTE_X 0x08ull
-#define PTE_U 0x10ull
-#define PTE_A 0x40ull
-#define PTE_D 0x80ull
 
 static struct rv_bus bus;
 static struct rv_cpu *cpu;
@@ -183,17 +176,17 @@ static bool access_raises(enum rv_access acc, uint64_t va, unsigned size, bool a
 		/* The trap moved the hart to M: put it back (mmu contexts included). */
 		cpu->priv = priv;
 		cpu->mstatus = mstatus;
-		mmu__update_ctx(cpu);
+		cpu__update_mmu(cpu);
 		return true;
 	}
 	if (amo)
-		*loaded = (uint64_t)(uintptr_t)mmu__amo_ptr(cpu, va, size, acc == ACC_READ);
+		*loaded = (uint64_t)(uintptr_t)mmu__amo_ptr(&cpu->mmu, va, size, acc == ACC_READ);
 	else if (acc == ACC_READ)
-		*loaded = mmu__load_slow(cpu, va, size);
+		*loaded = mmu__load_slow(&cpu->mmu, va, size);
 	else if (acc == ACC_WRITE)
-		mmu__store_slow(cpu, va, size, val);
+		mmu__store_slow(&cpu->mmu, va, size, val);
 	else
-		*fetched = mmu__fetch_page(cpu, va);
+		*fetched = mmu__fetch_page(&cpu->mmu, va);
 	return false;
 }
 
@@ -248,7 +241,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cpu->priv = PRV_M;
 		csr__write(cpu, 0x300, (cpu->mstatus & ~(MSTATUS_SUM | MSTATUS_MXR | MSTATUS_MPRV | MSTATUS_MPP)) | ms);
 		cpu->priv = privs[(op >> 2) & 3];
-		mmu__update_ctx(cpu);
+		cpu__update_mmu(cpu);
 		uint64_t va;
 		if (op & 0x10) {
 			va = fz__u64(&f);
@@ -266,7 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct ref want = ref_walk(ram, cpu->satp, cpu->priv, cpu->mstatus, va, acc);
 		uint64_t pa = 0, cause = 0;
 		uint64_t walks = cpu->mmu.walks;
-		bool ok = mmu__translate(cpu, va, acc, &pa, &cause);
+		bool ok = mmu__translate(&cpu->mmu, va, acc, &pa, &cause);
 		FUZZ_CHECK(ok == want.ok);
 		if (ok)
 			FUZZ_CHECK(pa == want.pa);

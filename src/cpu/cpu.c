@@ -17,6 +17,26 @@
 #define MISA_EXT(c) (1ull << ((c) - 'A'))
 
 /* Everything but the backend: a hart fresh out of reset. */
+/* The MMU's view of its owner: faults become traps of this hart, watched stores its bookkeeping. */
+static void mmu_raise(void *owner, uint64_t cause, uint64_t tval)
+{
+	cpu__raise(owner, cause, tval);
+}
+
+static void mmu_store_watched(void *owner, uint64_t paddr, unsigned len)
+{
+	cpu__store_watched(owner, paddr, len);
+}
+
+void cpu__update_mmu(struct rv_cpu *cpu)
+{
+	unsigned data_priv = (unsigned)cpu->priv;
+	if (cpu->priv == PRV_M && (cpu->mstatus & MSTATUS_MPRV))
+		data_priv = (unsigned)((cpu->mstatus & MSTATUS_MPP) >> 11);
+	mmu__set_mode(&cpu->mmu, (unsigned)cpu->priv, data_priv, cpu->mstatus & MSTATUS_SUM, cpu->mstatus & MSTATUS_MXR,
+		      cpu->satp);
+}
+
 static void init_state(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, const struct rv_platform *plat)
 {
 	memset(cpu, 0, offsetof(struct rv_cpu, bc));
@@ -33,7 +53,8 @@ static void init_state(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, 
 		bus->code = calloc(pages, sizeof(*bus->code));
 	if (!bus->resv && plat->nharts > 1)
 		bus->resv = calloc(pages, sizeof(*bus->resv));
-	mmu__init(&cpu->mmu, bus);
+	const struct rv_mmu_owner owner = { cpu, mmu_raise, mmu_store_watched };
+	mmu__init(&cpu->mmu, bus, &owner);
 }
 
 void cpu__init(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, const struct rv_platform *plat)
@@ -107,7 +128,7 @@ int cpu__set_backend(struct rv_cpu *cpu, enum rv_backend backend, char *err, siz
 	cpu->backend = backend;
 	cpu__flush_icache(cpu);
 	mmu__flush(&cpu->mmu);
-	mmu__update_ctx(cpu);
+	cpu__update_mmu(cpu);
 	return 0;
 }
 
@@ -336,7 +357,7 @@ void cpu__reset(struct rv_cpu *cpu, uint64_t pc)
 	atomic_store_explicit(&cpu->resv_tag, 0, memory_order_relaxed);
 	cpu__flush_icache(cpu);
 	mmu__flush(&cpu->mmu);
-	mmu__update_ctx(cpu);
+	cpu__update_mmu(cpu);
 }
 
 uint64_t cpu__mip(const struct rv_cpu *cpu)
@@ -421,7 +442,7 @@ void cpu__trap(struct rv_cpu *cpu, uint64_t cause, uint64_t tval, bool interrupt
 		cpu->priv = PRV_M;
 		cpu->pc = (cpu->mtvec & ~3ull) + ((interrupt && (cpu->mtvec & 1)) ? 4 * cause : 0);
 	}
-	mmu__update_ctx(cpu);
+	cpu__update_mmu(cpu);
 }
 
 _Noreturn void cpu__raise(struct rv_cpu *cpu, uint64_t cause, uint64_t tval)

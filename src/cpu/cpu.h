@@ -10,58 +10,9 @@
 
 #include "cpu/codepages.h"
 #include "cpu/decode.h"
+#include "isa/rv.h"
 #include "mmu/mmu.h"
 
-enum { PRV_U = 0, PRV_S = 1, PRV_M = 3 };
-
-/* Exception causes (mcause with interrupt bit clear). */
-enum {
-	EXC_INSN_MISALIGNED = 0,
-	EXC_INSN_ACCESS = 1,
-	EXC_ILLEGAL = 2,
-	EXC_BREAKPOINT = 3,
-	EXC_LOAD_MISALIGNED = 4,
-	EXC_LOAD_ACCESS = 5,
-	EXC_STORE_MISALIGNED = 6,
-	EXC_STORE_ACCESS = 7,
-	EXC_ECALL_U = 8,
-	EXC_ECALL_S = 9,
-	EXC_ECALL_M = 11,
-	EXC_INSN_PAGE = 12,
-	EXC_LOAD_PAGE = 13,
-	EXC_STORE_PAGE = 15,
-};
-
-/* Interrupt numbers (bit positions in mip/mie). */
-enum { IRQ_SSI = 1, IRQ_MSI = 3, IRQ_STI = 5, IRQ_MTI = 7, IRQ_SEI = 9, IRQ_MEI = 11 };
-
-#define MIP_SSIP (1ull << IRQ_SSI)
-#define MIP_MSIP (1ull << IRQ_MSI)
-#define MIP_STIP (1ull << IRQ_STI)
-#define MIP_MTIP (1ull << IRQ_MTI)
-#define MIP_SEIP (1ull << IRQ_SEI)
-#define MIP_MEIP (1ull << IRQ_MEI)
-
-/* mstatus fields. */
-#define MSTATUS_SIE (1ull << 1)
-#define MSTATUS_MIE (1ull << 3)
-#define MSTATUS_SPIE (1ull << 5)
-#define MSTATUS_UBE (1ull << 6)
-#define MSTATUS_MPIE (1ull << 7)
-#define MSTATUS_SPP (1ull << 8)
-#define MSTATUS_VS (3ull << 9)
-#define MSTATUS_MPP (3ull << 11)
-#define MSTATUS_FS (3ull << 13)
-#define MSTATUS_XS (3ull << 15)
-#define MSTATUS_MPRV (1ull << 17)
-#define MSTATUS_SUM (1ull << 18)
-#define MSTATUS_MXR (1ull << 19)
-#define MSTATUS_TVM (1ull << 20)
-#define MSTATUS_TW (1ull << 21)
-#define MSTATUS_TSR (1ull << 22)
-#define MSTATUS_UXL (3ull << 32)
-#define MSTATUS_SXL (3ull << 34)
-#define MSTATUS_SD (1ull << 63)
 
 struct rv_cpu;
 
@@ -281,6 +232,8 @@ void cpu__wake(struct rv_cpu *cpu);
 
 /* Raise an exception from inside an instruction: does not return. */
 _Noreturn void cpu__raise(struct rv_cpu *cpu, uint64_t cause, uint64_t tval);
+/* Tell the MMU the translation regime after priv, mstatus (MPRV, MPP, SUM, MXR) or satp changed. */
+void cpu__update_mmu(struct rv_cpu *cpu);
 /* Take a trap (exception or interrupt) now: update CSRs and pc. */
 void cpu__trap(struct rv_cpu *cpu, uint64_t cause, uint64_t tval, bool interrupt);
 

@@ -278,7 +278,7 @@ bool csr__write(struct rv_cpu *cpu, unsigned csr, uint64_t val)
 		/* No ASID bits: software then flushes everything, which is what we do anyway. */
 		cpu->satp = val & ((0xfull << 60) | ((1ull << 44) - 1));
 		mmu__flush(&cpu->mmu);
-		mmu__update_ctx(cpu);
+		cpu__update_mmu(cpu);
 		cpu__request_exit(cpu);
 		return true;
 	}
@@ -345,7 +345,7 @@ bool csr__write(struct rv_cpu *cpu, unsigned csr, uint64_t val)
 		if (changed & MSTATUS_MXR)
 			mmu__flush(&cpu->mmu); /* MXR widens what reads may see: cached entries are stale */
 		if (changed & (MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_SUM | MSTATUS_MXR))
-			mmu__update_ctx(cpu);
+			cpu__update_mmu(cpu);
 		/*
 		 * Leave the run when an interrupt may now be taken, or what blocks were decoded under changed
 		 * (FPU on/off, whether data accesses are translated). SUM and MXR, which Linux toggles around

@@ -22,7 +22,7 @@ static inline uint64_t load(struct rv_cpu *cpu, uint64_t va, unsigned size)
 		memcpy(&v, (void *)(uintptr_t)(va + e->addend), size);
 		return v;
 	}
-	return mmu__load_slow(cpu, va, size);
+	return mmu__load_slow(&cpu->mmu, va, size);
 }
 
 static inline void store(struct rv_cpu *cpu, uint64_t va, unsigned size, uint64_t val)
@@ -32,7 +32,7 @@ static inline void store(struct rv_cpu *cpu, uint64_t va, unsigned size, uint64_
 		memcpy((void *)(uintptr_t)(va + e->addend), &val, size);
 		return;
 	}
-	mmu__store_slow(cpu, va, size, val);
+	mmu__store_slow(&cpu->mmu, va, size, val);
 }
 
 /* Operations that end a block: they may change pc, privilege, translation or interrupt state. */
@@ -90,7 +90,7 @@ static struct rv_block *build_block(struct rv_cpu *cpu, const void *const *label
 	uint16_t lo;
 	memcpy(&lo, page + off, 2);
 	if ((lo & 3) == 3 && off > PAGE_SIZE - 4) {
-		const uint8_t *next = mmu__fetch_page(cpu, pc + 2);
+		const uint8_t *next = mmu__fetch_page(&cpu->mmu, pc + 2);
 		uint16_t hi;
 		memcpy(&hi, next, 2);
 		struct rv_block *b = (struct rv_block *)bc->scratch;
@@ -253,7 +253,7 @@ block:
 	cpu->budget--; /* before the fetch: a fetch fault un-counts its instruction */
 	pc = cpu->pc;
 	if (unlikely((pc & PAGE_MASK) != page_va)) {
-		page = mmu__fetch_page(cpu, pc);
+		page = mmu__fetch_page(&cpu->mmu, pc);
 		page_va = pc & PAGE_MASK;
 	}
 	{

@@ -18,7 +18,7 @@ _Noreturn void ops__illegal(struct rv_cpu *cpu, uint32_t insn)
 /* The raw bits of the instruction at pc (for tval), read through the exec TLB. */
 uint32_t ops__raw_insn(struct rv_cpu *cpu, uint64_t pc)
 {
-	const uint8_t *page = mmu__fetch_page(cpu, pc);
+	const uint8_t *page = mmu__fetch_page(&cpu->mmu, pc);
 	unsigned off = (unsigned)(pc & (PAGE_SIZE - 1));
 	uint16_t lo;
 	memcpy(&lo, page + off, 2);
@@ -28,7 +28,7 @@ uint32_t ops__raw_insn(struct rv_cpu *cpu, uint64_t pc)
 	if (off <= PAGE_SIZE - 4)
 		memcpy(&hi, page + off + 2, 2);
 	else
-		memcpy(&hi, mmu__fetch_page(cpu, pc + 2), 2);
+		memcpy(&hi, mmu__fetch_page(&cpu->mmu, pc + 2), 2);
 	return (uint32_t)lo | (uint32_t)hi << 16;
 }
 
@@ -125,7 +125,7 @@ void ops__amo(struct rv_cpu *cpu, uint32_t insn, uint64_t addr, uint64_t src)
 	if (f5 == 2) { /* LR */
 		if ((insn >> 20) & 0x1f)
 			ops__illegal(cpu, insn);
-		void *p = mmu__amo_ptr(cpu, addr, size, true);
+		void *p = mmu__amo_ptr(&cpu->mmu, addr, size, true);
 		/* Other harts' stores to the granule must be seen from before the load on. */
 		cpu__reserve(cpu, cpu->mmu.bus->ram_base + (uint64_t)((uint8_t *)p - cpu->mmu.bus->ram));
 		res = dbl ? __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST)
@@ -135,7 +135,7 @@ void ops__amo(struct rv_cpu *cpu, uint32_t insn, uint64_t addr, uint64_t src)
 		cpu->resv_value = res;
 	} else if (f5 == 3) { /* SC */
 		uint64_t pa;
-		void *p = mmu__amo_ptr_quiet(cpu, addr, size, &pa);
+		void *p = mmu__amo_ptr_quiet(&cpu->mmu, addr, size, &pa);
 		res = 1;
 		/* The reservation must be ours still (no other hart stored to the granule since the LR), and the
 		 * value what the LR read (atomically with the store). */
@@ -156,7 +156,7 @@ void ops__amo(struct rv_cpu *cpu, uint32_t insn, uint64_t addr, uint64_t src)
 	} else {
 		if (!amo_known(f5))
 			ops__illegal(cpu, insn);
-		void *p = mmu__amo_ptr(cpu, addr, size, false);
+		void *p = mmu__amo_ptr(&cpu->mmu, addr, size, false);
 		if (dbl) {
 			uint64_t *q = p, old = __atomic_load_n(q, __ATOMIC_RELAXED);
 			while (!__atomic_compare_exchange_n(q, &old, amo_alu(f5, old, src), true, __ATOMIC_SEQ_CST,
@@ -237,7 +237,7 @@ bool ops__system(struct rv_cpu *cpu, uint32_t insn)
 		s &= ~MSTATUS_MPRV;
 		cpu->mstatus = s;
 		cpu->pc = cpu->sepc;
-		mmu__update_ctx(cpu);
+		cpu__update_mmu(cpu);
 		cpu__request_exit(cpu);
 		return true;
 	}
@@ -252,7 +252,7 @@ bool ops__system(struct rv_cpu *cpu, uint32_t insn)
 			s &= ~MSTATUS_MPRV;
 		cpu->mstatus = s;
 		cpu->pc = cpu->mepc;
-		mmu__update_ctx(cpu);
+		cpu__update_mmu(cpu);
 		cpu__request_exit(cpu);
 		return true;
 	}

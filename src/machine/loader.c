@@ -424,7 +424,7 @@ int loader__load(struct machine *m, char *err, size_t errlen)
 			cpu->medeleg = 0xb1ff;
 			cpu->mideleg = MIP_SSIP | MIP_STIP | MIP_SEIP;
 			cpu->mcounteren = 0xffffffff;
-			mmu__update_ctx(cpu);
+			cpu__update_mmu(cpu);
 		}
 	}
 	return 0;

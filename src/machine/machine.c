@@ -108,7 +108,7 @@ static bool hsm_wait(struct machine *m, unsigned id)
 		cpu->satp = 0;
 		cpu->mstatus &= ~(MSTATUS_SIE | MSTATUS_SPIE);
 		mmu__flush(&cpu->mmu);
-		mmu__update_ctx(cpu);
+		cpu__update_mmu(cpu);
 		hc->status = HART_STARTED;
 	}
 	run = hc->status == HART_STARTED;

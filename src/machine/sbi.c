@@ -178,7 +178,7 @@ static struct sbiret hsm_call(struct machine *m, struct rv_cpu *cpu, uint64_t fi
 			cpu->satp = 0;
 			cpu->mstatus &= ~(MSTATUS_SIE | MSTATUS_SPIE);
 			mmu__flush(&cpu->mmu);
-			mmu__update_ctx(cpu);
+			cpu__update_mmu(cpu);
 			cpu->exit_reason = RV_EXIT_WFI;
 			return (struct sbiret){ (int64_t)cpu->mhartid, (int64_t)a[2] }; /* a0 = hartid, a1 = opaque */
 		}
@@ -244,7 +244,7 @@ bool sbi__ecall(void *opaque, struct rv_cpu *cpu)
 		if (a[0]) {
 			uint64_t pa, cause;
 			uint8_t *p = NULL;
-			if (mmu__translate(cpu, a[0], ACC_READ, &pa, &cause))
+			if (mmu__translate(&cpu->mmu, a[0], ACC_READ, &pa, &cause))
 				p = bus__ram_ptr(&m->bus, pa, 8);
 			if (!p) {
 				r.error = SBI_ERR_INVALID_PARAM;

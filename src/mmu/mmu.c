@@ -4,22 +4,8 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "cpu/cpu.h"
+#include "isa/rv.h"
 
-#define PTE_V (1ull << 0)
-#define PTE_R (1ull << 1)
-#define PTE_W (1ull << 2)
-#define PTE_X (1ull << 3)
-#define PTE_U (1ull << 4)
-#define PTE_A (1ull << 6)
-#define PTE_D (1ull << 7)
-#define PTE_PPN_SHIFT 10
-#define PTE_PPN_MASK ((1ull << 44) - 1)
-#define PTE_RESERVED (0x3ffull << 54) /* N, PBMT and reserved bits: we implement none */
-
-#define SATP_MODE_BARE 0
-#define SATP_MODE_SV39 8
-#define SATP_MODE_SV48 9
 
 void bus__code_dma(const struct rv_bus *bus, uint64_t gpa, uint64_t len)
 {
@@ -67,21 +53,22 @@ void mmu__unmap_write(struct rv_mmu *mmu, const uint8_t *hpage)
 	}
 }
 
-void mmu__init(struct rv_mmu *mmu, struct rv_bus *bus)
+void mmu__init(struct rv_mmu *mmu, struct rv_bus *bus, const struct rv_mmu_owner *owner)
 {
 	mmu->bus = bus;
 	mmu->walks = 0;
+	mmu->owner = owner->owner;
+	mmu->raise = owner->raise;
+	mmu->store_watched = owner->store_watched;
 	mmu__flush(mmu);
-	mmu->rtlb = mmu->tlb[CTX_M][ACC_READ];
-	mmu->wtlb = mmu->tlb[CTX_M][ACC_WRITE];
-	mmu->xtlb = mmu->tlb[CTX_M][ACC_EXEC];
+	mmu__set_mode(mmu, PRV_M, PRV_M, false, false, 0);
 }
 
-static int data_priv(const struct rv_cpu *cpu)
+/* A guest exception: the owner unwinds to its run loop. */
+_Noreturn static void raise_exc(struct rv_mmu *m, uint64_t cause, uint64_t tval)
 {
-	if (cpu->priv == PRV_M && (cpu->mstatus & MSTATUS_MPRV))
-		return (int)((cpu->mstatus & MSTATUS_MPP) >> 11);
-	return cpu->priv;
+	m->raise(m->owner, cause, tval);
+	__builtin_unreachable();
 }
 
 static int ctx_of(int priv, bool sum)
@@ -89,16 +76,20 @@ static int ctx_of(int priv, bool sum)
 	return priv == PRV_M ? CTX_M : priv == PRV_S ? (sum ? CTX_S_SUM : CTX_S) : CTX_U;
 }
 
-void mmu__update_ctx(struct rv_cpu *cpu)
+void mmu__set_mode(struct rv_mmu *m, unsigned priv, unsigned data_priv, bool sum, bool mxr, uint64_t satp)
 {
-	struct rv_mmu *m = &cpu->mmu;
-	int d = ctx_of(data_priv(cpu), cpu->mstatus & MSTATUS_SUM);
+	m->priv = (uint8_t)priv;
+	m->data_priv = (uint8_t)data_priv;
+	m->sum = sum;
+	m->mxr = mxr;
+	m->satp = satp;
+	int d = ctx_of((int)data_priv, sum);
 	m->rtlb = m->tlb[d][ACC_READ];
 	m->wtlb = m->tlb[d][ACC_WRITE];
-	int x = ctx_of(cpu->priv, false);
+	int x = ctx_of((int)priv, false);
 	m->xtlb = m->tlb[x][ACC_EXEC];
 	m->xjc = m->jc ? m->jc + (size_t)x * JC_SIZE : NULL;
-	bool bare = d == CTX_M || (cpu->satp >> 60) == SATP_MODE_BARE;
+	bool bare = d == CTX_M || (satp >> 60) == SATP_MODE_BARE;
 	if (bare != m->bare_data)
 		mmu__flush_jc(m); /* translations are specialised on it */
 	m->bare_data = bare;
@@ -128,10 +119,10 @@ static uint64_t fault_cause(enum rv_access acc, bool page)
 	}
 }
 
-bool mmu__translate(struct rv_cpu *cpu, uint64_t va, enum rv_access acc, uint64_t *pa, uint64_t *cause)
+bool mmu__translate(struct rv_mmu *m, uint64_t va, enum rv_access acc, uint64_t *pa, uint64_t *cause)
 {
-	int priv = acc == ACC_EXEC ? cpu->priv : data_priv(cpu);
-	unsigned mode = (unsigned)(cpu->satp >> 60);
+	int priv = acc == ACC_EXEC ? m->priv : m->data_priv;
+	unsigned mode = (unsigned)(m->satp >> 60);
 	if (priv == PRV_M || mode == SATP_MODE_BARE) {
 		*pa = va;
 		return true;
@@ -144,9 +135,9 @@ bool mmu__translate(struct rv_cpu *cpu, uint64_t va, enum rv_access acc, uint64_
 		*cause = fault_cause(acc, true);
 		return false;
 	}
-	cpu->mmu.walks++;
-	struct rv_bus *bus = cpu->mmu.bus;
-	uint64_t table = (cpu->satp & ((1ull << 44) - 1)) << PAGE_SHIFT;
+	m->walks++;
+	struct rv_bus *bus = m->bus;
+	uint64_t table = (m->satp & ((1ull << 44) - 1)) << PAGE_SHIFT;
 	for (int level = levels - 1; level >= 0; level--) {
 		uint64_t idx = (va >> (12 + 9 * level)) & 0x1ff;
 		_Atomic uint64_t *ptep = (_Atomic uint64_t *)bus__ram_ptr(bus, table + idx * 8, 8);
@@ -168,7 +159,7 @@ bool mmu__translate(struct rv_cpu *cpu, uint64_t va, enum rv_access acc, uint64_
 		uint64_t lowmask = (1ull << (9 * level)) - 1;
 		if (ppn & lowmask)
 			break;
-		bool sum = cpu->mstatus & MSTATUS_SUM, mxr = cpu->mstatus & MSTATUS_MXR;
+		bool sum = m->sum, mxr = m->mxr;
 		if (priv == PRV_U) {
 			if (!(pte & PTE_U))
 				break;
@@ -209,12 +200,12 @@ bool mmu__translate(struct rv_cpu *cpu, uint64_t va, enum rv_access acc, uint64_
 }
 
 /* Translate and, for RAM, install the page in the current TLB set. Raises on failure. */
-static uint64_t fill(struct rv_cpu *cpu, uint64_t va, enum rv_access acc, uint8_t **host)
+static uint64_t fill(struct rv_mmu *m, uint64_t va, enum rv_access acc, uint8_t **host)
 {
 	uint64_t pa, cause;
-	if (!mmu__translate(cpu, va, acc, &pa, &cause))
-		cpu__raise(cpu, cause, va);
-	struct rv_bus *bus = cpu->mmu.bus;
+	if (!mmu__translate(m, va, acc, &pa, &cause))
+		raise_exc(m, cause, va);
+	struct rv_bus *bus = m->bus;
 	uint8_t *h = bus__ram_ptr(bus, pa & PAGE_MASK, PAGE_SIZE);
 	*host = h ? h + (pa & (PAGE_SIZE - 1)) : NULL;
 	if (!h)
@@ -228,56 +219,56 @@ static uint64_t fill(struct rv_cpu *cpu, uint64_t va, enum rv_access acc, uint8_
 		if (bus__write_watched(bus, pa))
 			return pa; /* stores must keep coming here: see store_one_page */
 	}
-	struct rv_tlb_entry *set = acc == ACC_READ ? cpu->mmu.rtlb : acc == ACC_WRITE ? cpu->mmu.wtlb : cpu->mmu.xtlb;
+	struct rv_tlb_entry *set = acc == ACC_READ ? m->rtlb : acc == ACC_WRITE ? m->wtlb : m->xtlb;
 	struct rv_tlb_entry *e = &set[(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
 	e->tag = va & PAGE_MASK;
 	e->addend = (uintptr_t)h - (uintptr_t)(va & PAGE_MASK);
 	return pa;
 }
 
-static uint64_t load_one_page(struct rv_cpu *cpu, uint64_t va, unsigned size)
+static uint64_t load_one_page(struct rv_mmu *m, uint64_t va, unsigned size)
 {
-	uint8_t *h = tlb__lookup(cpu->mmu.rtlb, va);
+	uint8_t *h = tlb__lookup(m->rtlb, va);
 	uint64_t pa = 0;
 	if (!h)
-		pa = fill(cpu, va, ACC_READ, &h);
+		pa = fill(m, va, ACC_READ, &h);
 	if (h) {
 		uint64_t v = 0;
 		memcpy(&v, h, size);
 		return v;
 	}
 	uint64_t v;
-	if (!cpu->mmu.bus->mmio_read(cpu->mmu.bus->opaque, pa, size, &v))
-		cpu__raise(cpu, EXC_LOAD_ACCESS, va);
+	if (!m->bus->mmio_read(m->bus->opaque, pa, size, &v))
+		raise_exc(m, EXC_LOAD_ACCESS, va);
 	return v;
 }
 
-uint64_t mmu__load_slow(struct rv_cpu *cpu, uint64_t va, unsigned size)
+uint64_t mmu__load_slow(struct rv_mmu *m, uint64_t va, unsigned size)
 {
 	unsigned in_page = (unsigned)(PAGE_SIZE - (va & (PAGE_SIZE - 1)));
 	if (in_page >= size)
-		return load_one_page(cpu, va, size);
+		return load_one_page(m, va, size);
 	/* Misaligned access across a page boundary: byte by byte, low address first. */
 	uint64_t v = 0;
 	for (unsigned i = 0; i < size; i++)
-		v |= load_one_page(cpu, va + i, 1) << (8 * i);
+		v |= load_one_page(m, va + i, 1) << (8 * i);
 	return v;
 }
 
-static void store_one_page(struct rv_cpu *cpu, uint64_t va, unsigned size, uint64_t val)
+static void store_one_page(struct rv_mmu *m, uint64_t va, unsigned size, uint64_t val)
 {
-	uint8_t *h = tlb__lookup(cpu->mmu.wtlb, va);
+	uint8_t *h = tlb__lookup(m->wtlb, va);
 	uint64_t pa = 0;
 	if (!h) {
-		pa = fill(cpu, va, ACC_WRITE, &h);
+		pa = fill(m, va, ACC_WRITE, &h);
 		if (h)
-			cpu__store_watched(cpu, pa, size);
+			m->store_watched(m->owner, pa, size);
 	}
 	if (h) {
 		memcpy(h, &val, size);
 		return;
 	}
-	struct rv_bus *bus = cpu->mmu.bus;
+	struct rv_bus *bus = m->bus;
 	if ((pa & PAGE_MASK) == bus->watch_page) {
 		uint8_t *r = bus__ram_ptr(bus, pa, size);
 		memcpy(r, &val, size);
@@ -287,68 +278,68 @@ static void store_one_page(struct rv_cpu *cpu, uint64_t va, unsigned size, uint6
 		return;
 	}
 	if (!bus->mmio_write(bus->opaque, pa, size, val))
-		cpu__raise(cpu, EXC_STORE_ACCESS, va);
+		raise_exc(m, EXC_STORE_ACCESS, va);
 }
 
-void mmu__store_slow(struct rv_cpu *cpu, uint64_t va, unsigned size, uint64_t val)
+void mmu__store_slow(struct rv_mmu *m, uint64_t va, unsigned size, uint64_t val)
 {
 	unsigned in_page = (unsigned)(PAGE_SIZE - (va & (PAGE_SIZE - 1)));
 	if (in_page >= size) {
-		store_one_page(cpu, va, size, val);
+		store_one_page(m, va, size, val);
 		return;
 	}
 	/* Check both pages before writing anything, so a fault leaves memory untouched. */
 	uint64_t pa, cause;
-	if (!mmu__translate(cpu, va, ACC_WRITE, &pa, &cause))
-		cpu__raise(cpu, cause, va);
-	if (!mmu__translate(cpu, va + in_page, ACC_WRITE, &pa, &cause))
-		cpu__raise(cpu, cause, va + in_page);
+	if (!mmu__translate(m, va, ACC_WRITE, &pa, &cause))
+		raise_exc(m, cause, va);
+	if (!mmu__translate(m, va + in_page, ACC_WRITE, &pa, &cause))
+		raise_exc(m, cause, va + in_page);
 	for (unsigned i = 0; i < size; i++)
-		store_one_page(cpu, va + i, 1, val >> (8 * i));
+		store_one_page(m, va + i, 1, val >> (8 * i));
 }
 
-const uint8_t *mmu__fetch_page(struct rv_cpu *cpu, uint64_t va)
+const uint8_t *mmu__fetch_page(struct rv_mmu *m, uint64_t va)
 {
-	uint8_t *h = tlb__lookup(cpu->mmu.xtlb, va);
+	uint8_t *h = tlb__lookup(m->xtlb, va);
 	if (h)
 		return h - (va & (PAGE_SIZE - 1));
-	fill(cpu, va, ACC_EXEC, &h);
+	fill(m, va, ACC_EXEC, &h);
 	if (!h)
-		cpu__raise(cpu, EXC_INSN_ACCESS, va);
+		raise_exc(m, EXC_INSN_ACCESS, va);
 	return h - (va & (PAGE_SIZE - 1));
 }
 
-void *mmu__amo_ptr_quiet(struct rv_cpu *cpu, uint64_t va, unsigned size, uint64_t *paddr)
+void *mmu__amo_ptr_quiet(struct rv_mmu *m, uint64_t va, unsigned size, uint64_t *paddr)
 {
 	if (va & (size - 1))
-		cpu__raise(cpu, EXC_STORE_MISALIGNED, va);
-	uint8_t *h = tlb__lookup(cpu->mmu.wtlb, va);
+		raise_exc(m, EXC_STORE_MISALIGNED, va);
+	uint8_t *h = tlb__lookup(m->wtlb, va);
 	if (!h)
-		fill(cpu, va, ACC_WRITE, &h);
+		fill(m, va, ACC_WRITE, &h);
 	if (!h)
-		cpu__raise(cpu, EXC_STORE_ACCESS, va);
-	*paddr = cpu->mmu.bus->ram_base + (uint64_t)(h - cpu->mmu.bus->ram);
+		raise_exc(m, EXC_STORE_ACCESS, va);
+	*paddr = m->bus->ram_base + (uint64_t)(h - m->bus->ram);
 	return h;
 }
 
-void *mmu__amo_ptr(struct rv_cpu *cpu, uint64_t va, unsigned size, bool load_only)
+void *mmu__amo_ptr(struct rv_mmu *m, uint64_t va, unsigned size, bool load_only)
 {
 	if (va & (size - 1))
-		cpu__raise(cpu, load_only ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED, va);
+		raise_exc(m, load_only ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED, va);
 	if (load_only) {
-		uint8_t *h = tlb__lookup(cpu->mmu.rtlb, va);
+		uint8_t *h = tlb__lookup(m->rtlb, va);
 		if (!h)
-			fill(cpu, va, ACC_READ, &h);
+			fill(m, va, ACC_READ, &h);
 		if (!h)
-			cpu__raise(cpu, EXC_LOAD_ACCESS, va);
+			raise_exc(m, EXC_LOAD_ACCESS, va);
 		return h;
 	}
-	uint8_t *h = tlb__lookup(cpu->mmu.wtlb, va);
+	uint8_t *h = tlb__lookup(m->wtlb, va);
 	if (!h) {
-		uint64_t pa = fill(cpu, va, ACC_WRITE, &h);
+		uint64_t pa = fill(m, va, ACC_WRITE, &h);
 		if (!h)
-			cpu__raise(cpu, EXC_STORE_ACCESS, va);
-		cpu__store_watched(cpu, pa, size);
+			raise_exc(m, EXC_STORE_ACCESS, va);
+		m->store_watched(m->owner, pa, size);
 	}
 	return h;
 }

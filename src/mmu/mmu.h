@@ -132,6 +132,20 @@ struct rv_mmu {
 	bool bare_data;
 	uint64_t ram_base, ram_limit;
 	uint8_t *ram;
+	/*
+	 * The translation regime, given by the CPU (mmu__set_mode) whenever priv, mstatus or satp change:
+	 * the privilege of fetches and of data accesses (MPRV applied), mstatus.SUM and MXR, satp.
+	 */
+	uint8_t priv, data_priv;
+	bool sum, mxr;
+	uint64_t satp;
+	/*
+	 * The owner (a hart): `raise` takes a guest exception and does not return (it unwinds to the
+	 * owner's run loop); `store_watched` is told of stores to pages with tracked code or reservations.
+	 */
+	void *owner;
+	void (*raise)(void *owner, uint64_t cause, uint64_t tval);
+	void (*store_watched)(void *owner, uint64_t paddr, unsigned len);
 	/* Statistics. */
 	uint64_t walks;
 };
@@ -144,9 +158,13 @@ static inline void *tlb__lookup(const struct rv_tlb_entry *t, uint64_t va)
 	return NULL;
 }
 
-struct rv_cpu;
+struct rv_mmu_owner {
+	void *owner;
+	void (*raise)(void *owner, uint64_t cause, uint64_t tval); /* never returns */
+	void (*store_watched)(void *owner, uint64_t paddr, unsigned len);
+};
 
-void mmu__init(struct rv_mmu *mmu, struct rv_bus *bus);
+void mmu__init(struct rv_mmu *mmu, struct rv_bus *bus, const struct rv_mmu_owner *owner);
 void mmu__flush(struct rv_mmu *mmu);
 /* Drop the translations of one virtual page (sfence.vma with an address). */
 void mmu__flush_page(struct rv_mmu *mmu, uint64_t va);
@@ -154,23 +172,26 @@ void mmu__flush_page(struct rv_mmu *mmu, uint64_t va);
 void mmu__flush_jc(struct rv_mmu *mmu);
 /* Drop write-TLB entries that map the RAM page at host address `hpage` (it now holds tracked code). */
 void mmu__unmap_write(struct rv_mmu *mmu, const uint8_t *hpage);
-/* Recompute which TLB sets are current after priv, satp or mstatus changed. */
-void mmu__update_ctx(struct rv_cpu *cpu);
+/*
+ * The translation regime changed: privilege of fetches and of data accesses (PRV_U/S/M), mstatus.SUM and
+ * MXR, satp. Picks the current TLB sets.
+ */
+void mmu__set_mode(struct rv_mmu *mmu, unsigned priv, unsigned data_priv, bool sum, bool mxr, uint64_t satp);
 
 /*
  * Translate va for an access; on success returns true and the physical address. On failure
  * returns false and the exception cause (page fault or access fault) in *cause.
  */
-bool mmu__translate(struct rv_cpu *cpu, uint64_t va, enum rv_access acc, uint64_t *pa, uint64_t *cause);
+bool mmu__translate(struct rv_mmu *mmu, uint64_t va, enum rv_access acc, uint64_t *pa, uint64_t *cause);
 
 /* Slow paths (raise guest exceptions on failure). */
-uint64_t mmu__load_slow(struct rv_cpu *cpu, uint64_t va, unsigned size);
-void mmu__store_slow(struct rv_cpu *cpu, uint64_t va, unsigned size, uint64_t val);
+uint64_t mmu__load_slow(struct rv_mmu *mmu, uint64_t va, unsigned size);
+void mmu__store_slow(struct rv_mmu *mmu, uint64_t va, unsigned size, uint64_t val);
 /* Host pointer to the page holding va for instruction fetch (raises on failure). */
-const uint8_t *mmu__fetch_page(struct rv_cpu *cpu, uint64_t va);
+const uint8_t *mmu__fetch_page(struct rv_mmu *mmu, uint64_t va);
 /* Host pointer for an atomic access (aligned, RAM only; write permission unless load_only). SC passes
- * quiet: it tells a store's effects on watched pages itself (cpu__store_watched), and only if it wrote. */
-void *mmu__amo_ptr(struct rv_cpu *cpu, uint64_t va, unsigned size, bool load_only);
-void *mmu__amo_ptr_quiet(struct rv_cpu *cpu, uint64_t va, unsigned size, uint64_t *paddr);
+ * quiet: it tells a store's effects on watched pages itself (store_watched), and only if it wrote. */
+void *mmu__amo_ptr(struct rv_mmu *mmu, uint64_t va, unsigned size, bool load_only);
+void *mmu__amo_ptr_quiet(struct rv_mmu *mmu, uint64_t va, unsigned size, uint64_t *paddr);
 
 #endif

@@ -377,7 +377,7 @@ int snap_mem__reset_dirty(struct machine *m)
 	}
 	for (unsigned i = 0; i < m->nharts; i++) {
 		mmu__flush(&m->harts[i]->mmu);
-		mmu__update_ctx(m->harts[i]);
+		cpu__update_mmu(m->harts[i]);
 	}
 	return 0;
 }

@@ -501,7 +501,7 @@ static void load_hart(struct rv_cpu *c, const struct snap_hart *h)
 	c->exit_req = false;
 	atomic_store(&c->kick, 1);
 	mmu__flush(&c->mmu);
-	mmu__update_ctx(c);
+	cpu__update_mmu(c);
 	cpu__flush_icache(c); /* decoded blocks are keyed by host address: RAM may be a new mapping */
 }
 

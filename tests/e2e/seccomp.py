@@ -85,6 +85,9 @@ def scenario_threads(wisp, image, initrd, tmp):
         assert api(sock, "PATCH", "/vm", {"state": "Paused"})[0] == 204
         assert api(sock, "PATCH", "/vm", {"state": "Resumed"})[0] == 204
         g.run("head -c 16 /dev/hwrng | wc -c", rb"\b16\b")
+        deadline = time.monotonic() + 30  # the new I/O thread names itself once it runs
+        while "io" not in threads(g.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert field(threads(g.proc.pid)["io"][0], "Seccomp_filters") == "4"  # now started by a locked API thread
         g.send("poweroff\n")
         assert g.wait_exit(120) == 0
@@ -117,8 +120,8 @@ def scenario_violate(wisp, image, initrd, tmp):
               # cache's way (mprotect to PROT_READ|PROT_EXEC)
               "locked:mprotect:0:4096:5",
               "vcpu:socket:1:1:0", f"vcpu:mmap:{rx}", "vcpu:memfd_create:0:0", "vcpu:ioctl:0:1074025674:0",
-              "io:socket:1:1:0", f"io:mmap:{rx}", "console:socket:1:1:0", "timeout:socket:1:1:0",
-              "metrics:socket:1:1:0", "signals:socket:1:1:0", "snapshot:socket:1:1:0", "snapshot:execve"]
+              "io:socket:2:1:0", f"io:mmap:{rx}", "console:socket:1:1:0", "timeout:socket:1:1:0",
+              "metrics:socket:1:1:0", "signals:socket:1:1:0", "snapshot:socket:2:1:0", "snapshot:execve"]
     r = subprocess.run([wisp, "--seccomp-print-filter"], capture_output=True, text=True, check=True)
     if "LeakSanitizer" in r.stdout:  # a sanitizer build: its leak check at exit needs ptrace
         killed.remove("vmm:ptrace")

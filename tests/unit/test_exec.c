@@ -474,7 +474,7 @@ static void test_ecall_from_s_platform_hook(void **state)
 	struct rv_cpu *cpu = h->cpu;
 	cpu->plat.ecall = fake_sbi;
 	cpu->priv = PRV_S;
-	mmu__update_ctx(cpu);
+	cpu__update_mmu(cpu);
 	cpu->x[R_A7] = 0x10;
 	cpu->x[R_A0] = 99;
 	LOAD(h, ECALL, ADDI(R_A2, 0, 1), ECALL);

@@ -250,7 +250,7 @@ static void test_stuck_hart(void **state)
 	struct rv_cpu *cpu = m->harts[0];
 	cpu->priv = PRV_S;
 	cpu->medeleg = 0xb1ff;
-	mmu__update_ctx(cpu);
+	cpu__update_mmu(cpu);
 	assert_int_equal(machine__run_hart(m, 0), MACHINE_EXIT_STUCK);
 	assert_non_null(strstr(m->fault, "S-mode whose trap vector is 0x0"));
 	machine__exit(m);

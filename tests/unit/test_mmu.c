@@ -7,14 +7,7 @@
 
 #include "fake_hart.h"
 
-#define PTE_V (1ull << 0)
-#define PTE_R (1ull << 1)
-#define PTE_W (1ull << 2)
-#define PTE_X (1ull << 3)
-#define PTE_U (1ull << 4)
 #define PTE_G (1ull << 5)
-#define PTE_A (1ull << 6)
-#define PTE_D (1ull << 7)
 #define RWX (PTE_R | PTE_W | PTE_X)
 #define LEAF (PTE_V | PTE_A | PTE_D)
 
@@ -100,7 +93,8 @@ static uint64_t *map(struct mmu_fix *f, uint64_t va, uint64_t pa, int level, uin
 static uint64_t expect_ok(struct mmu_fix *f, uint64_t va, enum rv_access acc)
 {
 	uint64_t pa = 0, cause = 0xbad;
-	if (!mmu__translate(f->cpu, va, acc, &pa, &cause))
+	cpu__update_mmu(f->cpu); /* the tests set priv, mstatus and satp directly */
+	if (!mmu__translate(&f->cpu->mmu, va, acc, &pa, &cause))
 		fail_msg("va 0x%llx acc %d: unexpected fault, cause %llu", (unsigned long long)va, acc,
 			 (unsigned long long)cause);
 	return pa;
@@ -109,7 +103,8 @@ static uint64_t expect_ok(struct mmu_fix *f, uint64_t va, enum rv_access acc)
 static void expect_fault(struct mmu_fix *f, uint64_t va, enum rv_access acc, uint64_t want)
 {
 	uint64_t pa = 0xbad, cause = 0xbad;
-	if (mmu__translate(f->cpu, va, acc, &pa, &cause))
+	cpu__update_mmu(f->cpu);
+	if (mmu__translate(&f->cpu->mmu, va, acc, &pa, &cause))
 		fail_msg("va 0x%llx acc %d: translated to 0x%llx, expected cause %llu", (unsigned long long)va, acc,
 			 (unsigned long long)pa, (unsigned long long)want);
 	assert_int_equal(cause, want);
@@ -423,7 +418,7 @@ static void test_exec_through_page_tables(void **state)
 	assert_true(csr__write(cpu, CSR_NUM_SATP, satp));
 	cpu->priv = PRV_S;
 	cpu->pc = code_va;
-	mmu__update_ctx(cpu);
+	cpu__update_mmu(cpu);
 	cpu__run(cpu, 10, NULL);
 	assert_int_equal(cpu->x[R_A0], 0x1122334455667788ull);
 	assert_int_equal(cpu->priv, PRV_M);
@@ -435,7 +430,7 @@ static void test_exec_through_page_tables(void **state)
 	/* Fetch from an unmapped page. */
 	cpu->priv = PRV_S;
 	cpu->pc = 0x30000;
-	mmu__update_ctx(cpu);
+	cpu__update_mmu(cpu);
 	cpu__run(cpu, 10, NULL);
 	assert_int_equal(cpu->mcause, EXC_INSN_PAGE);
 	assert_int_equal(cpu->mtval, 0x30000);
@@ -456,7 +451,7 @@ static void test_fetch_across_pages(void **state)
 	fake_hart__put16(h, PAGES + 0x11000, 0xffff); /* what a physically contiguous read would see */
 	cpu->mtvec = FAKE_RAM_BASE + 0x8000;
 	cpu->pc = 0x10ffe;
-	mmu__update_ctx(cpu);
+	cpu__update_mmu(cpu);
 	assert_int_equal(cpu__run(cpu, 1, NULL), 1);
 	assert_int_equal(cpu->x[R_A0], 0x123);
 	assert_int_equal(cpu->pc, 0x11002);

@@ -266,14 +266,14 @@ static void forbidden_calls_kill(void **state)
 {
 	(void)state;
 	const struct call cases[] = {
-		/* socket: only the main thread may (AF_UNIX, for the API). */
+		/* socket: the main thread (the API) and the I/O thread (vsock), AF_UNIX only. */
 		{ SECCOMP_VCPU, SYS_socket, { AF_UNIX, SOCK_STREAM } },
-		{ SECCOMP_IO, SYS_socket, { AF_UNIX, SOCK_STREAM } },
+		{ SECCOMP_IO, SYS_socket, { AF_INET, SOCK_STREAM } },
 		{ SECCOMP_CONSOLE, SYS_socket, { AF_UNIX, SOCK_STREAM } },
 		{ SECCOMP_TIMEOUT, SYS_socket, { AF_UNIX, SOCK_STREAM } },
 		{ SECCOMP_METRICS, SYS_socket, { AF_UNIX, SOCK_STREAM } },
 		{ SECCOMP_SIGNALS, SYS_socket, { AF_UNIX, SOCK_STREAM } },
-		{ SECCOMP_SNAPSHOT, SYS_socket, { AF_UNIX, SOCK_STREAM } },
+		{ SECCOMP_SNAPSHOT, SYS_socket, { AF_INET, SOCK_STREAM } }, /* it restarts the I/O thread: AF_UNIX passes */
 		{ SECCOMP_CONSOLE, SYS_epoll_create1, { 0 } },
 		{ SECCOMP_VCPU, SYS_ioctl, { 0, TUNSETIFF, 0 } },
 		{ SECCOMP_IO, SYS_ioctl, { 0, TCSETS, 0 } },
@@ -284,7 +284,7 @@ static void forbidden_calls_kill(void **state)
 		{ SECCOMP_TIMEOUT, SYS_read, { 0, 0, 0 } },
 		{ SECCOMP_SIGNALS, SYS_read, { 0, 0, 0 } },
 #endif
-		{ SECCOMP_API, SYS_socket, { AF_UNIX, SOCK_STREAM } },
+		{ SECCOMP_API, SYS_socket, { AF_INET, SOCK_STREAM } }, /* AF_UNIX: the vsock listener it builds */
 		{ SECCOMP_API, SYS_execve, { (long)"/bin/true", 0, 0 } },
 		{ SECCOMP_VMM, SYS_execve, { (long)"/bin/true", 0, 0 } },
 #ifndef SANITIZED /* LeakSanitizer's check at exit needs both */
@@ -333,6 +333,7 @@ static void allowed_calls_pass(void **state)
 		  { fd, 0, 0 } }, /* EBADF on a read-only fd: allowed, then refused by the kernel */
 		{ SECCOMP_VCPU, SYS_mmap, { 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1 } },
 		{ SECCOMP_IO, SYS_getrandom, { 0, 0, 0 } },
+		{ SECCOMP_IO, SYS_socket, { AF_UNIX, SOCK_STREAM } }, /* vsock: guest-initiated connections */
 		{ SECCOMP_VMM, SYS_openat, { AT_FDCWD, (long)"/dev/null", O_RDONLY } },
 		{ SECCOMP_VMM, SYS_socket, { AF_UNIX, SOCK_STREAM } },
 		{ SECCOMP_VMM, SYS_ioctl, { fd, TUNSETIFF, 0 } },

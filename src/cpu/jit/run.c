@@ -80,7 +80,7 @@ void jit__run(struct rv_cpu *cpu)
 		}
 		uint64_t pc = cpu->pc;
 		cpu->budget--; /* as the interpreter: a fetch fault un-counts the instruction it did not run */
-		const uint8_t *page = mmu__fetch_page(cpu, pc);
+		const uint8_t *page = mmu__fetch_page(&cpu->mmu, pc);
 		cpu->budget++;
 		const uint8_t *h = page + (pc & (PAGE_SIZE - 1));
 		struct jit_block *b = jit__lookup(j, (uintptr_t)h, pc, jit__flags(cpu));

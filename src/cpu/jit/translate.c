@@ -272,12 +272,12 @@ static void exit_if_code_changed(struct tctx *t, int k)
 
 static uint64_t h_load(struct rv_cpu *cpu, uint64_t va, unsigned size)
 {
-	return mmu__load_slow(cpu, va, size);
+	return mmu__load_slow(&cpu->mmu, va, size);
 }
 
 static void h_store(struct rv_cpu *cpu, uint64_t va, unsigned size, uint64_t val)
 {
-	mmu__store_slow(cpu, va, size, val);
+	mmu__store_slow(&cpu->mmu, va, size, val);
 }
 
 static void h_amo(struct rv_cpu *cpu, uint32_t insn, uint64_t addr, uint64_t src)

@@ -28,10 +28,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	/* Quiet: the router logs every request. */
-	struct log_config lc = { .set_level = true, .level = LOG_LVL_OFF };
-	char err[128];
-	log__configure(&lc, err, sizeof(err));
 	return 0;
 }
 
@@ -152,7 +148,7 @@ static void route_requests(struct fz *f)
 	char *body = malloc(65536);
 	if (!c || !r || !body)
 		goto out;
-	controller__init(c, "fuzz", -1, -1);
+	controller__init(c, "fuzz", -1, -1, NULL, NULL); /* no logger (quiet), no metrics */
 	api_router__init(r, c);
 	for (unsigned n = 0; n < MAX_REQUESTS && fz__left(f); n++) {
 		uint8_t how = fz__u8(f);
@@ -208,7 +204,7 @@ static void apply_config(const char *text, size_t len)
 	struct controller *c = malloc(sizeof(*c));
 	if (!c)
 		return;
-	controller__init(c, "fuzz", -1, -1);
+	controller__init(c, "fuzz", -1, -1, NULL, NULL); /* no logger (quiet), no metrics */
 	err[0] = 0;
 	api_config__apply(c, text, len, err, sizeof(err));
 	check_err(err);

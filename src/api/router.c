@@ -61,14 +61,16 @@ void api_router__init(struct api_router *r, struct controller *c)
 {
 	memset(r, 0, sizeof(*r));
 	r->c = c;
+	r->log = c->log;
+	r->metrics = c->metrics;
 	for (int i = 0; i < CNT_MAX; i++)
-		metrics__register_value(counter_names[i].group, counter_names[i].name, METRIC_COUNTER, &r->counters[i]);
+		metrics__register_value(r->metrics, counter_names[i].group, counter_names[i].name, METRIC_COUNTER, &r->counters[i]);
 }
 
 void api_router__exit(struct api_router *r)
 {
 	for (int i = 0; i < CNT_MAX; i++)
-		metrics__unregister(&r->counters[i]);
+		metrics__unregister(r->metrics, &r->counters[i]);
 }
 
 static void count(struct api_router *r, enum api_counter c)
@@ -156,7 +158,7 @@ static cJSON *balloon_json(const struct balloon_cfg *b)
 	return j;
 }
 
-static cJSON *vm_config_json(const struct vm_resources *r)
+static cJSON *vm_config_json(const struct vm_resources *r, struct logger *lg)
 {
 	cJSON *j = cJSON_CreateObject();
 	if (r->has_boot_source) {
@@ -214,7 +216,7 @@ static cJSON *vm_config_json(const struct vm_resources *r)
 	if (r->has_logger) {
 		const struct logger_cfg *l = &r->logger;
 		cJSON *o = cJSON_AddObjectToObject(j, "logger");
-		cJSON_AddStringToObject(o, "level", log__level_name(log__level()));
+		cJSON_AddStringToObject(o, "level", log__level_name(log__level(lg)));
 		if (l->has_log_path)
 			cJSON_AddStringToObject(o, "log_path", l->log_path);
 		cJSON_AddBoolToObject(o, "show_level", l->show_level);
@@ -255,7 +257,7 @@ static void get_config(struct api_router *r, bool machine_only, struct api_respo
 		return;
 	}
 	controller__get(r->c, res, NULL);
-	ok_json(out, machine_only ? machine_json(&res->machine) : vm_config_json(res));
+	ok_json(out, machine_only ? machine_json(&res->machine) : vm_config_json(res, r->log));
 	free(res);
 }
 
@@ -321,7 +323,7 @@ static void respond(struct req *q, int rc, enum api_counter fails)
 	}
 	if (fails != CNT_MAX)
 		count(q->r, fails);
-	pr_warn("API request failed: %s", q->err);
+	pr_warn(q->r->log, "API request failed: %s", q->err);
 	api_response__fault(q->out, 400, q->err);
 }
 
@@ -585,7 +587,7 @@ static void fault(struct api_router *r, struct api_response *out, const char *fm
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	count(r, CNT_BAD_REQUESTS);
-	pr_warn("API request refused: %s", msg);
+	pr_warn(r->log, "API request refused: %s", msg);
 	api_response__fault(out, 400, msg);
 }
 
@@ -611,7 +613,7 @@ void api_router__handle(struct api_router *r, const char *method, const char *pa
 	const char *p0 = tok[0], *p1 = tok[1], *p2 = tok[2];
 	bool get = !strcmp(method, "GET"), put = !strcmp(method, "PUT"), patch = !strcmp(method, "PATCH");
 	bool has_body = body && len > 0;
-	pr_info("The API server received a %s request on \"%s\".", method, path ? path : "/");
+	pr_info(r->log, "The API server received a %s request on \"%s\".", method, path ? path : "/");
 
 	if (too_deep || (!get && !put && !patch)) {
 		fault(r, out, "Invalid request method and/or path: %s %s.", method, path);

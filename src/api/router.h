@@ -62,6 +62,8 @@ enum api_counter {
 
 struct api_router {
 	struct controller *c;
+	struct logger *log;      /* the controller's */
+	struct metrics *metrics; /* the controller's: the request counters, the server's startup figures */
 	atomic_uint_fast64_t counters[CNT_MAX];
 };
 

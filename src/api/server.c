@@ -97,17 +97,15 @@ struct pending {
 	bool too_big;
 };
 
-static atomic_uint_fast64_t startup_us, startup_cpu_us;
-
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	(void)cls;
+	struct api_server *s = cls;
 	char msg[512];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	size_t n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = 0;
-	pr_warn("API server: %s", msg);
+	pr_warn(s->router->log, "API server: %s", msg);
 }
 
 static enum MHD_Result send_response(const struct api_mhd *mhd, struct MHD_Connection *conn,
@@ -128,13 +126,14 @@ static enum MHD_Result send_response(const struct api_mhd *mhd, struct MHD_Conne
 	return ret;
 }
 
-static enum MHD_Result too_big(const struct api_mhd *mhd, struct MHD_Connection *conn, size_t size, size_t limit)
+static enum MHD_Result too_big(struct logger *lg, const struct api_mhd *mhd, struct MHD_Connection *conn, size_t size,
+			       size_t limit)
 {
 	char msg[160];
 	struct api_response resp;
 	snprintf(msg, sizeof(msg), "Request payload with size %zu is larger than the limit of %zu allowed by server.",
 		 size, limit);
-	pr_warn("API request refused: %s", msg);
+	pr_warn(lg, "API request refused: %s", msg);
 	api_response__fault(&resp, 400, msg);
 	return send_response(mhd, conn, &resp);
 }
@@ -164,7 +163,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			if (!errno && *end == 0 && v > s->max_payload) {
 				p->too_big = true;
 				if (v > (unsigned long long)s->max_payload * API_DRAIN_FACTOR)
-					return too_big(s->mhd, conn, (size_t)v, s->max_payload);
+					return too_big(s->router->log, s->mhd, conn, (size_t)v, s->max_payload);
 			}
 		}
 		return MHD_YES;
@@ -194,7 +193,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (p->too_big)
-		return too_big(s->mhd, conn, p->received, s->max_payload);
+		return too_big(s->router->log, s->mhd, conn, p->received, s->max_payload);
 	struct api_response resp;
 	api_router__handle(s->router, method, url, p->body, p->len, &resp);
 	return send_response(s->mhd, conn, &resp);
@@ -296,12 +295,15 @@ int api_server__start(struct api_server *s, const char *path, size_t max_payload
 		return -1;
 	}
 	/* Firecracker's api_server startup metrics: time from process start to serving. */
-	atomic_store(&startup_us, log__now_us() - log__process_start_us());
-	uint64_t cpu = log__cpu_now_us(), cpu0 = log__process_start_cpu_us();
-	atomic_store(&startup_cpu_us, cpu > cpu0 ? cpu - cpu0 : cpu);
-	metrics__register_value("api_server", "process_startup_time_us", METRIC_GAUGE, &startup_us);
-	metrics__register_value("api_server", "process_startup_time_cpu_us", METRIC_GAUGE, &startup_cpu_us);
-	pr_info("API server started on %s", path);
+	struct logger *lg = router->log;
+	uint64_t t0 = lg ? lg->start_us : log__process_start_us(), cpu0 = lg ? lg->start_cpu_us : 0;
+	atomic_store(&s->startup_us, log__now_us() - t0);
+	uint64_t cpu = log__cpu_now_us();
+	atomic_store(&s->startup_cpu_us, cpu > cpu0 ? cpu - cpu0 : cpu);
+	metrics__register_value(router->metrics, "api_server", "process_startup_time_us", METRIC_GAUGE, &s->startup_us);
+	metrics__register_value(router->metrics, "api_server", "process_startup_time_cpu_us", METRIC_GAUGE,
+				&s->startup_cpu_us);
+	pr_info(lg, "API server started on %s", path);
 	return 0;
 }
 
@@ -321,6 +323,6 @@ void api_server__stop(struct api_server *s)
 	free(s->mhd);
 	s->mhd = NULL;
 	unlink(s->path);
-	metrics__unregister(&startup_us);
-	metrics__unregister(&startup_cpu_us);
+	metrics__unregister(s->router->metrics, &s->startup_us);
+	metrics__unregister(s->router->metrics, &s->startup_cpu_us);
 }

@@ -29,6 +29,8 @@ struct api_server {
 	char path[108];
 	pthread_t thread;
 	int stop_fd; /* an eventfd: wakes the thread to stop */
+	/* Firecracker's api_server startup metrics: process start to serving, wall and CPU. */
+	atomic_uint_fast64_t startup_us, startup_cpu_us;
 };
 
 /* Create the socket at `path` and start serving. -1 with a message in err on failure. */

@@ -15,23 +15,8 @@
 
 #define LINE_MAX_LEN 4096
 
-static struct {
-	pthread_mutex_t lock;
-	int fd; /* -1: stderr */
-	atomic_int level;
-	bool show_level, show_origin;
-	char module[LOG_MODULE_MAX];
-	char id[LOG_ID_MAX + 1];
-	atomic_uint_fast64_t missed;
-} g = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.fd = -1,
-	.level = LOG_LVL_WARN,
-	.id = "anonymous-instance",
-};
-
 static _Thread_local char thread_name[32];
-static uint64_t start_us, start_cpu_us;
+static uint64_t start_us; /* written once, before main */
 
 static uint64_t clock_us(clockid_t id)
 {
@@ -60,20 +45,28 @@ uint64_t log__process_start_us(void)
 	return start_us;
 }
 
-uint64_t log__process_start_cpu_us(void)
+void logger__init(struct logger *lg)
 {
-	return start_cpu_us;
+	memset(lg, 0, sizeof(*lg));
+	pthread_mutex_init(&lg->lock, NULL);
+	lg->fd = -1;
+	atomic_init(&lg->level, LOG_LVL_WARN);
+	snprintf(lg->id, sizeof(lg->id), "anonymous-instance");
+	atomic_init(&lg->missed, 0);
+	lg->start_us = start_us;
 }
 
-void log__set_process_start(uint64_t mono_us, uint64_t cpu_us)
+void logger__destroy(struct logger *lg)
 {
-	start_us = mono_us;
-	start_cpu_us = cpu_us;
+	if (lg->fd >= 0)
+		close(lg->fd);
+	lg->fd = -1;
+	pthread_mutex_destroy(&lg->lock);
 }
 
-uint64_t log__missed_count(void)
+uint64_t log__missed_count(struct logger *lg)
 {
-	return atomic_load(&g.missed);
+	return lg ? atomic_load(&lg->missed) : 0;
 }
 
 static const char *const level_names[] = { "Off", "Error", "Warning", "Info", "Debug", "Trace" };
@@ -99,21 +92,23 @@ int log__parse_level(const char *s, enum log_level *out)
 	return -1;
 }
 
-enum log_level log__level(void)
+enum log_level log__level(struct logger *lg)
 {
-	return (enum log_level)atomic_load(&g.level);
+	return lg ? (enum log_level)atomic_load(&lg->level) : LOG_LVL_OFF;
 }
 
-bool log__enabled(enum log_level level)
+bool log__enabled(struct logger *lg, enum log_level level)
 {
-	return level != LOG_LVL_OFF && (int)level <= atomic_load(&g.level);
+	return lg && level != LOG_LVL_OFF && (int)level <= atomic_load(&lg->level);
 }
 
-void log__set_instance_id(const char *id)
+void log__set_instance_id(struct logger *lg, const char *id)
 {
-	pthread_mutex_lock(&g.lock);
-	snprintf(g.id, sizeof(g.id), "%s", id);
-	pthread_mutex_unlock(&g.lock);
+	if (!lg)
+		return;
+	pthread_mutex_lock(&lg->lock);
+	snprintf(lg->id, sizeof(lg->id), "%s", id);
+	pthread_mutex_unlock(&lg->lock);
 }
 
 void log__set_thread_name(const char *name)
@@ -140,8 +135,12 @@ int log__open_destination(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
-int log__configure(const struct log_config *c, char *err, size_t errlen)
+int log__configure(struct logger *lg, const struct log_config *c, char *err, size_t errlen)
 {
+	if (!lg) {
+		snprintf(err, errlen, "no logger");
+		return -1;
+	}
 	int fd = -1;
 	if (c->module && strlen(c->module) >= LOG_MODULE_MAX) {
 		snprintf(err, errlen, "the module filter is longer than %d bytes", LOG_MODULE_MAX - 1);
@@ -149,36 +148,22 @@ int log__configure(const struct log_config *c, char *err, size_t errlen)
 	}
 	if (c->path && (fd = log__open_destination(c->path, err, errlen)) < 0)
 		return -1;
-	pthread_mutex_lock(&g.lock);
+	pthread_mutex_lock(&lg->lock);
 	if (c->path) {
-		if (g.fd >= 0)
-			close(g.fd);
-		g.fd = fd;
+		if (lg->fd >= 0)
+			close(lg->fd);
+		lg->fd = fd;
 	}
 	if (c->set_level)
-		atomic_store(&g.level, c->level);
+		atomic_store(&lg->level, c->level);
 	if (c->set_show_level)
-		g.show_level = c->show_level;
+		lg->show_level = c->show_level;
 	if (c->set_show_origin)
-		g.show_origin = c->show_origin;
+		lg->show_origin = c->show_origin;
 	if (c->module)
-		snprintf(g.module, sizeof(g.module), "%s", c->module);
-	pthread_mutex_unlock(&g.lock);
+		snprintf(lg->module, sizeof(lg->module), "%s", c->module);
+	pthread_mutex_unlock(&lg->lock);
 	return 0;
-}
-
-void log__reset(void)
-{
-	pthread_mutex_lock(&g.lock);
-	if (g.fd >= 0)
-		close(g.fd);
-	g.fd = -1;
-	atomic_store(&g.level, LOG_LVL_WARN);
-	g.show_level = g.show_origin = false;
-	g.module[0] = 0;
-	snprintf(g.id, sizeof(g.id), "anonymous-instance");
-	atomic_store(&g.missed, 0);
-	pthread_mutex_unlock(&g.lock);
 }
 
 /* "…/src/api/server.c" -> "api/server.c": the origin shown in lines and matched by the module filter. */
@@ -192,9 +177,9 @@ static const char *origin(const char *file)
 	return hit ? hit : file;
 }
 
-void log__write(enum log_level level, const char *file, int line, const char *fmt, ...)
+void log__write(struct logger *lg, enum log_level level, const char *file, int line, const char *fmt, ...)
 {
-	if (!log__enabled(level))
+	if (!log__enabled(lg, level))
 		return;
 	const char *org = origin(file);
 	char buf[LINE_MAX_LEN];
@@ -204,16 +189,16 @@ void log__write(enum log_level level, const char *file, int line, const char *fm
 	localtime_r(&ts.tv_sec, &tm);
 	size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
 
-	pthread_mutex_lock(&g.lock);
-	if (g.module[0] && strncmp(org, g.module, strlen(g.module)) != 0) {
-		pthread_mutex_unlock(&g.lock);
+	pthread_mutex_lock(&lg->lock);
+	if (lg->module[0] && strncmp(org, lg->module, strlen(lg->module)) != 0) {
+		pthread_mutex_unlock(&lg->lock);
 		return;
 	}
-	n += (size_t)snprintf(buf + n, sizeof(buf) - n, ".%09ld [%s:%s", ts.tv_nsec, g.id,
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, ".%09ld [%s:%s", ts.tv_nsec, lg->id,
 			      thread_name[0] ? thread_name : "-");
-	if (g.show_level && n < sizeof(buf))
+	if (lg->show_level && n < sizeof(buf))
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ":%s", level_tags[level]);
-	if (g.show_origin && n < sizeof(buf))
+	if (lg->show_origin && n < sizeof(buf))
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ":%s:%d", org, line);
 	if (n < sizeof(buf))
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "] ");
@@ -229,12 +214,12 @@ void log__write(enum log_level level, const char *file, int line, const char *fm
 		n += 3;
 	}
 	buf[n++] = '\n';
-	int fd = g.fd >= 0 ? g.fd : STDERR_FILENO;
+	int fd = lg->fd >= 0 ? lg->fd : STDERR_FILENO;
 	ssize_t w;
 	do
 		w = write(fd, buf, n);
 	while (w < 0 && errno == EINTR);
 	if (w != (ssize_t)n)
-		atomic_fetch_add(&g.missed, 1);
-	pthread_mutex_unlock(&g.lock);
+		atomic_fetch_add(&lg->missed, 1);
+	pthread_mutex_unlock(&lg->lock);
 }

@@ -16,37 +16,7 @@
 #include "log/log.h"
 
 #define LINE_MAX_LEN 65536
-#define PROP_MAX 256
-
-struct metric {
-	const char *group, *name;
-	enum metric_kind kind;
-	metric_read_fn read;
-	void *opaque;
-	uint64_t last; /* counters: value at the previous flush */
-};
-
-static struct {
-	pthread_mutex_t lock;
-	struct metric m[METRICS_MAX];
-	unsigned n;
-	int fd;
-	bool configured, builtins;
-	bool emit_id;
-	char id[LOG_ID_MAX + 1];
-	unsigned nprops;
-	char keys[METRICS_MAX_PROPERTIES][PROP_MAX], values[METRICS_MAX_PROPERTIES][PROP_MAX];
-	atomic_uint_fast64_t fails;
-	/* The periodic writer. */
-	pthread_t thread;
-	bool running, stop;
-	pthread_cond_t cv;
-	unsigned period_ms;
-} g = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.cv = PTHREAD_COND_INITIALIZER,
-	.fd = -1,
-};
+#define PROP_MAX METRICS_PROP_MAX
 
 static uint64_t read_atomic(void *opaque)
 {
@@ -55,55 +25,75 @@ static uint64_t read_atomic(void *opaque)
 
 static uint64_t read_missed_logs(void *opaque)
 {
-	(void)opaque;
-	return log__missed_count();
+	return log__missed_count(opaque);
 }
 
-static int add_locked(const char *group, const char *name, enum metric_kind kind, metric_read_fn read, void *opaque)
+static int add_locked(struct metrics *mx, const char *group, const char *name, enum metric_kind kind, metric_read_fn read, void *opaque)
 {
-	if (g.n >= METRICS_MAX)
+	if (mx->n >= METRICS_MAX)
 		return -1;
-	g.m[g.n++] = (struct metric){ group, name, kind, read, opaque, 0 };
+	mx->m[mx->n++] = (struct metric){ group, name, kind, read, opaque, 0 };
 	return 0;
 }
 
 /* The metrics of the logger and of this writer, registered once. */
-static void builtins_locked(void)
+static void builtins_locked(struct metrics *mx)
 {
-	if (g.builtins)
+	if (mx->builtins)
 		return;
-	g.builtins = true;
-	add_locked("logger", "missed_log_count", METRIC_COUNTER, read_missed_logs, NULL);
-	add_locked("logger", "metrics_fails", METRIC_COUNTER, read_atomic, &g.fails);
+	mx->builtins = true;
+	add_locked(mx, "logger", "missed_log_count", METRIC_COUNTER, read_missed_logs, mx->log);
+	add_locked(mx, "logger", "metrics_fails", METRIC_COUNTER, read_atomic, &mx->fails);
 }
 
-int metrics__register(const char *group, const char *name, enum metric_kind kind, metric_read_fn read, void *opaque)
+void metrics__init(struct metrics *mx, struct logger *log)
 {
-	pthread_mutex_lock(&g.lock);
-	builtins_locked();
-	int r = add_locked(group, name, kind, read, opaque);
-	pthread_mutex_unlock(&g.lock);
+	memset(mx, 0, sizeof(*mx));
+	pthread_mutex_init(&mx->lock, NULL);
+	pthread_cond_init(&mx->cv, NULL);
+	mx->log = log;
+	mx->fd = -1;
+	atomic_init(&mx->fails, 0);
+}
+
+int metrics__register(struct metrics *mx, const char *group, const char *name, enum metric_kind kind,
+		      metric_read_fn read, void *opaque)
+{
+	if (!mx)
+		return -1;
+	pthread_mutex_lock(&mx->lock);
+	builtins_locked(mx);
+	int r = add_locked(mx, group, name, kind, read, opaque);
+	pthread_mutex_unlock(&mx->lock);
 	return r;
 }
 
-int metrics__register_value(const char *group, const char *name, enum metric_kind kind, atomic_uint_fast64_t *value)
+int metrics__register_value(struct metrics *mx, const char *group, const char *name, enum metric_kind kind,
+			    atomic_uint_fast64_t *value)
 {
-	return metrics__register(group, name, kind, read_atomic, value);
+	return metrics__register(mx, group, name, kind, read_atomic, value);
 }
 
-void metrics__unregister(const void *opaque)
+void metrics__unregister(struct metrics *mx, const void *opaque)
 {
-	pthread_mutex_lock(&g.lock);
+	if (!mx)
+		return;
+	pthread_mutex_lock(&mx->lock);
 	unsigned j = 0;
-	for (unsigned i = 0; i < g.n; i++)
-		if (g.m[i].opaque != opaque)
-			g.m[j++] = g.m[i];
-	g.n = j;
-	pthread_mutex_unlock(&g.lock);
+	for (unsigned i = 0; i < mx->n; i++)
+		if (mx->m[i].opaque != opaque)
+			mx->m[j++] = mx->m[i];
+	mx->n = j;
+	pthread_mutex_unlock(&mx->lock);
 }
 
-int metrics__configure(const struct metrics_config *c, const char *instance_id, char *err, size_t errlen)
+int metrics__configure(struct metrics *mx, const struct metrics_config *c, const char *instance_id, char *err,
+		       size_t errlen)
 {
+	if (!mx) {
+		snprintf(err, errlen, "no metrics registry");
+		return -1;
+	}
 	if (c->nprops > METRICS_MAX_PROPERTIES) {
 		snprintf(err, errlen, "at most %d metrics properties", METRICS_MAX_PROPERTIES);
 		return -1;
@@ -115,36 +105,38 @@ int metrics__configure(const struct metrics_config *c, const char *instance_id, 
 			return -1;
 		}
 	}
-	pthread_mutex_lock(&g.lock);
-	if (g.configured) {
-		pthread_mutex_unlock(&g.lock);
+	pthread_mutex_lock(&mx->lock);
+	if (mx->configured) {
+		pthread_mutex_unlock(&mx->lock);
 		snprintf(err, errlen, "Reinitialization of metrics not allowed.");
 		return -1;
 	}
 	int fd = log__open_destination(c->path, err, errlen);
 	if (fd < 0) {
-		pthread_mutex_unlock(&g.lock);
+		pthread_mutex_unlock(&mx->lock);
 		return -1;
 	}
-	builtins_locked();
-	g.fd = fd;
-	g.configured = true;
-	g.emit_id = c->emit_id;
-	snprintf(g.id, sizeof(g.id), "%s", instance_id ? instance_id : "");
-	g.nprops = c->nprops;
+	builtins_locked(mx);
+	mx->fd = fd;
+	mx->configured = true;
+	mx->emit_id = c->emit_id;
+	snprintf(mx->id, sizeof(mx->id), "%s", instance_id ? instance_id : "");
+	mx->nprops = c->nprops;
 	for (unsigned i = 0; i < c->nprops; i++) {
-		snprintf(g.keys[i], PROP_MAX, "%s", c->prop_keys[i]);
-		snprintf(g.values[i], PROP_MAX, "%s", c->prop_values[i]);
+		snprintf(mx->keys[i], PROP_MAX, "%s", c->prop_keys[i]);
+		snprintf(mx->values[i], PROP_MAX, "%s", c->prop_values[i]);
 	}
-	pthread_mutex_unlock(&g.lock);
+	pthread_mutex_unlock(&mx->lock);
 	return 0;
 }
 
-bool metrics__configured(void)
+bool metrics__configured(struct metrics *mx)
 {
-	pthread_mutex_lock(&g.lock);
-	bool c = g.configured;
-	pthread_mutex_unlock(&g.lock);
+	if (!mx)
+		return false;
+	pthread_mutex_lock(&mx->lock);
+	bool c = mx->configured;
+	pthread_mutex_unlock(&mx->lock);
 	return c;
 }
 
@@ -176,40 +168,40 @@ static void put_string(char *buf, size_t len, size_t *n, const char *s)
 	put(buf, len, n, "\"");
 }
 
-static size_t format_locked(char *buf, size_t len)
+static size_t format_locked(struct metrics *mx, char *buf, size_t len)
 {
 	struct timespec ts;
 	size_t n = 0;
-	builtins_locked();
+	builtins_locked(mx);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	put(buf, len, &n, "{\"utc_timestamp_ms\":%llu",
 	    (unsigned long long)ts.tv_sec * 1000ull + (unsigned long long)ts.tv_nsec / 1000000ull);
-	if (g.emit_id) {
+	if (mx->emit_id) {
 		put(buf, len, &n, ",\"id\":");
-		put_string(buf, len, &n, g.id);
+		put_string(buf, len, &n, mx->id);
 	}
-	if (g.nprops) {
+	if (mx->nprops) {
 		put(buf, len, &n, ",\"properties\":{");
-		for (unsigned i = 0; i < g.nprops; i++) {
+		for (unsigned i = 0; i < mx->nprops; i++) {
 			put(buf, len, &n, i ? "," : "");
-			put_string(buf, len, &n, g.keys[i]);
+			put_string(buf, len, &n, mx->keys[i]);
 			put(buf, len, &n, ":");
-			put_string(buf, len, &n, g.values[i]);
+			put_string(buf, len, &n, mx->values[i]);
 		}
 		put(buf, len, &n, "}");
 	}
 	/* Groups in the order they were first registered. */
-	for (unsigned i = 0; i < g.n; i++) {
+	for (unsigned i = 0; i < mx->n; i++) {
 		bool seen = false;
 		for (unsigned k = 0; k < i && !seen; k++)
-			seen = !strcmp(g.m[k].group, g.m[i].group);
+			seen = !strcmp(mx->m[k].group, mx->m[i].group);
 		if (seen)
 			continue;
-		put(buf, len, &n, ",\"%s\":{", g.m[i].group);
+		put(buf, len, &n, ",\"%s\":{", mx->m[i].group);
 		bool first = true;
-		for (unsigned k = i; k < g.n; k++) {
-			struct metric *m = &g.m[k];
-			if (strcmp(m->group, g.m[i].group))
+		for (unsigned k = i; k < mx->n; k++) {
+			struct metric *m = &mx->m[k];
+			if (strcmp(m->group, mx->m[i].group))
 				continue;
 			uint64_t v = m->read(m->opaque), out = v;
 			if (m->kind == METRIC_COUNTER) {
@@ -225,106 +217,108 @@ static size_t format_locked(char *buf, size_t len)
 	return n;
 }
 
-size_t metrics__format(char *buf, size_t len)
+size_t metrics__format(struct metrics *mx, char *buf, size_t len)
 {
-	pthread_mutex_lock(&g.lock);
-	size_t n = format_locked(buf, len);
-	pthread_mutex_unlock(&g.lock);
+	pthread_mutex_lock(&mx->lock);
+	size_t n = format_locked(mx, buf, len);
+	pthread_mutex_unlock(&mx->lock);
 	return n;
 }
 
-int metrics__flush(void)
+int metrics__flush(struct metrics *mx)
 {
+	if (!mx)
+		return 0;
 	char *buf = malloc(LINE_MAX_LEN);
 	if (!buf)
 		return -1;
 	int r = 0;
-	pthread_mutex_lock(&g.lock);
-	if (g.configured) {
-		size_t n = format_locked(buf, LINE_MAX_LEN - 1);
+	pthread_mutex_lock(&mx->lock);
+	if (mx->configured) {
+		size_t n = format_locked(mx, buf, LINE_MAX_LEN - 1);
 		buf[n++] = '\n';
 		ssize_t w;
 		do
-			w = write(g.fd, buf, n);
+			w = write(mx->fd, buf, n);
 		while (w < 0 && errno == EINTR);
 		if (w != (ssize_t)n) {
-			atomic_fetch_add(&g.fails, 1);
+			atomic_fetch_add(&mx->fails, 1);
 			r = -1;
 		}
 	}
-	pthread_mutex_unlock(&g.lock);
+	pthread_mutex_unlock(&mx->lock);
 	free(buf);
 	if (r < 0)
-		pr_warn("Failed to write metrics");
+		pr_warn(mx->log, "Failed to write metrics");
 	return r;
 }
 
 static void *periodic(void *opaque)
 {
-	(void)opaque;
+	struct metrics *mx = opaque;
 	seccomp__enter(SECCOMP_METRICS);
 	log__set_thread_name("metrics");
-	pthread_mutex_lock(&g.lock);
-	while (!g.stop) {
+	pthread_mutex_lock(&mx->lock);
+	while (!mx->stop) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)g.period_ms * 1000000ull;
+		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)mx->period_ms * 1000000ull;
 		ts.tv_sec += (time_t)(ns / 1000000000ull);
 		ts.tv_nsec = (long)(ns % 1000000000ull);
 		int r = 0;
-		while (!g.stop && r != ETIMEDOUT)
-			r = pthread_cond_timedwait(&g.cv, &g.lock, &ts);
-		if (g.stop)
+		while (!mx->stop && r != ETIMEDOUT)
+			r = pthread_cond_timedwait(&mx->cv, &mx->lock, &ts);
+		if (mx->stop)
 			break;
-		pthread_mutex_unlock(&g.lock);
-		metrics__flush();
-		pthread_mutex_lock(&g.lock);
+		pthread_mutex_unlock(&mx->lock);
+		metrics__flush(mx);
+		pthread_mutex_lock(&mx->lock);
 	}
-	pthread_mutex_unlock(&g.lock);
+	pthread_mutex_unlock(&mx->lock);
 	return NULL;
 }
 
-int metrics__start_periodic(unsigned period_ms)
+int metrics__start_periodic(struct metrics *mx, unsigned period_ms)
 {
-	pthread_mutex_lock(&g.lock);
-	if (g.running) {
-		pthread_mutex_unlock(&g.lock);
+	if (!mx)
+		return 0;
+	pthread_mutex_lock(&mx->lock);
+	if (mx->running) {
+		pthread_mutex_unlock(&mx->lock);
 		return 0;
 	}
-	g.stop = false;
-	g.period_ms = period_ms ? period_ms : METRICS_PERIOD_MS;
-	int r = pthread_create(&g.thread, NULL, periodic, NULL) == 0 ? 0 : -1;
-	g.running = r == 0;
-	pthread_mutex_unlock(&g.lock);
+	mx->stop = false;
+	mx->period_ms = period_ms ? period_ms : METRICS_PERIOD_MS;
+	int r = pthread_create(&mx->thread, NULL, periodic, mx) == 0 ? 0 : -1;
+	mx->running = r == 0;
+	pthread_mutex_unlock(&mx->lock);
 	return r;
 }
 
-void metrics__stop_periodic(void)
+void metrics__stop_periodic(struct metrics *mx)
 {
-	pthread_mutex_lock(&g.lock);
-	if (!g.running) {
-		pthread_mutex_unlock(&g.lock);
+	if (!mx)
+		return;
+	pthread_mutex_lock(&mx->lock);
+	if (!mx->running) {
+		pthread_mutex_unlock(&mx->lock);
 		return;
 	}
-	g.stop = true;
-	pthread_cond_broadcast(&g.cv);
-	pthread_mutex_unlock(&g.lock);
-	pthread_join(g.thread, NULL);
-	pthread_mutex_lock(&g.lock);
-	g.running = false;
-	pthread_mutex_unlock(&g.lock);
+	mx->stop = true;
+	pthread_cond_broadcast(&mx->cv);
+	pthread_mutex_unlock(&mx->lock);
+	pthread_join(mx->thread, NULL);
+	pthread_mutex_lock(&mx->lock);
+	mx->running = false;
+	pthread_mutex_unlock(&mx->lock);
 }
 
-void metrics__reset(void)
+void metrics__destroy(struct metrics *mx)
 {
-	metrics__stop_periodic();
-	pthread_mutex_lock(&g.lock);
-	if (g.fd >= 0)
-		close(g.fd);
-	g.fd = -1;
-	g.n = 0;
-	g.configured = g.builtins = g.emit_id = false;
-	g.nprops = 0;
-	atomic_store(&g.fails, 0);
-	pthread_mutex_unlock(&g.lock);
+	metrics__stop_periodic(mx);
+	if (mx->fd >= 0)
+		close(mx->fd);
+	mx->fd = -1;
+	pthread_cond_destroy(&mx->cv);
+	pthread_mutex_destroy(&mx->lock);
 }

@@ -3,8 +3,9 @@
 
 #include "log/log.h"
 
-void boottimer__init(struct boottimer *b)
+void boottimer__init(struct boottimer *b, struct logger *log)
 {
+	b->log = log;
 	b->start_us = log__now_us();
 	b->start_cpu_us = log__cpu_now_us();
 	atomic_store(&b->boot_us, 0);
@@ -26,9 +27,10 @@ static void boottimer_write(void *dev, uint64_t off, unsigned size, uint64_t val
 	uint64_t now = log__now_us(), cpu = log__cpu_now_us();
 	uint64_t us = now - b->start_us, cpu_us = cpu - b->start_cpu_us;
 	atomic_store(&b->boot_us, us);
-	pr_info("Guest-boot-time = %6llu us %llu ms, %6llu CPU us %llu CPU ms (%llu ms since wisp started)",
+	uint64_t since_start = b->log ? now - b->log->start_us : 0;
+	pr_info(b->log, "Guest-boot-time = %6llu us %llu ms, %6llu CPU us %llu CPU ms (%llu ms since wisp started)",
 		(unsigned long long)us, (unsigned long long)us / 1000, (unsigned long long)cpu_us,
-		(unsigned long long)cpu_us / 1000, (unsigned long long)(now - log__process_start_us()) / 1000);
+		(unsigned long long)cpu_us / 1000, (unsigned long long)since_start / 1000);
 }
 
 const struct mmio_ops boottimer__ops = { boottimer_read, boottimer_write };

@@ -17,7 +17,10 @@
 #define BOOTTIMER_SIZE 0x1000ull
 #define BOOTTIMER_MAGIC 123
 
+struct logger;
+
 struct boottimer {
+	struct logger *log; /* where the boot time is told (NULL: nowhere) */
 	uint64_t start_us, start_cpu_us;
 	atomic_uint_fast64_t boot_us; /* last measured boot time, 0 until the guest signals */
 };
@@ -25,6 +28,6 @@ struct boottimer {
 extern const struct mmio_ops boottimer__ops;
 
 /* Start the clock (now). */
-void boottimer__init(struct boottimer *b);
+void boottimer__init(struct boottimer *b, struct logger *log);
 
 #endif

@@ -338,7 +338,7 @@ int machine__init(struct machine *m, const struct machine_config *cfg, void (*co
 	machine__add_mmio(m, UART_BASE, UART_SIZE, &uart__ops, &m->uart, "uart");
 	machine__add_mmio(m, SYSCON_BASE, SYSCON_SIZE, &syscon__ops, &m->syscon, "syscon");
 	if (cfg->boot_timer) {
-		boottimer__init(&m->boottimer);
+		boottimer__init(&m->boottimer, m->cfg.log);
 		machine__add_mmio(m, BOOTTIMER_BASE, BOOTTIMER_SIZE, &boottimer__ops, &m->boottimer, "boottimer");
 	}
 

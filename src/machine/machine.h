@@ -58,6 +58,7 @@ struct machine_config {
 	const char *elf;      /* bare-metal ELF with HTIF tohost; replaces kernel */
 	const char *dump_dtb;
 	bool boot_timer; /* add the boot timer device (--boot-timer) */
+	struct logger *log; /* the VMM's logger (the boot timer's line); may be NULL */
 	bool has_cpu_backend; /* else every hart runs cpu__init's default */
 	enum rv_backend cpu_backend;
 	/*

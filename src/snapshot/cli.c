@@ -164,12 +164,6 @@ int snapshot_cli__parse(struct snapshot_cli *s, int *argc, char **argv)
 
 /* ---- the trigger: SIGUSR1 or a timer ---- */
 
-struct trigger {
-	struct snapshot_cli *s;
-	struct controller *c; /* the controller's microVM, or */
-	struct vmm *v;        /* a restored one without a controller */
-};
-
 /* A --snapshot-save path with every "%n" replaced by the snapshot's number (1, 2, ...). */
 static int subst(const char *tmpl, unsigned seq, char *out, size_t size)
 {
@@ -191,13 +185,12 @@ static int subst(const char *tmpl, unsigned seq, char *out, size_t size)
 	return 0;
 }
 
-static void take(struct trigger *t)
+static void take(struct snapshot_trigger *t)
 {
 	struct snapshot_cli *s = t->s;
 	struct vmm *v = t->c ? &t->c->vmm : t->v;
 	char err[1024], state[4096], mem[4096];
-	static unsigned seq;
-	seq++;
+	unsigned seq = ++s->seq;
 	if (subst(s->save_state, seq, state, sizeof(state)) < 0 || subst(s->save_mem, seq, mem, sizeof(mem)) < 0) {
 		fprintf(stderr, "wisp: snapshot: path too long\n");
 		return;
@@ -220,10 +213,10 @@ static void take(struct trigger *t)
 		fprintf(stderr, "\r\nwisp: snapshot written: %s + %s (%s, %llu pages, %.1f MiB) in %.1f ms (pause %.1f ms)\r\n",
 			state, mem, st.diff ? "diff" : "full", (unsigned long long)st.pages_written,
 			(double)st.bytes_written / (1 << 20), (double)(t2 - t1) / 1e6, (double)(t2 - t0) / 1e6);
-		pr_info("Snapshot written to %s and %s", state, mem);
+		pr_info(s->log, "Snapshot written to %s and %s", state, mem);
 	} else {
 		fprintf(stderr, "\r\nwisp: snapshot failed: %s\r\n", err);
-		pr_err("Snapshot failed: %s", err);
+		pr_err(s->log, "Snapshot failed: %s", err);
 	}
 	if (rc == 0 && s->save_exit) {
 		if (t->c)
@@ -240,7 +233,7 @@ static void take(struct trigger *t)
 
 static void *trigger_thread(void *opaque)
 {
-	struct trigger *t = opaque;
+	struct snapshot_trigger *t = opaque;
 	struct vmm *v = t->c ? &t->c->vmm : t->v;
 	seccomp__enter(SECCOMP_SNAPSHOT);
 	log__set_thread_name("snapshot");
@@ -262,10 +255,9 @@ static void *trigger_thread(void *opaque)
 
 static int start_trigger(struct snapshot_cli *s, struct controller *c, struct vmm *v)
 {
-	static struct trigger t;
-	t = (struct trigger){ s, c, v };
+	s->trigger = (struct snapshot_trigger){ s, c, v };
 	pthread_t th;
-	if (pthread_create(&th, NULL, trigger_thread, &t) != 0) {
+	if (pthread_create(&th, NULL, trigger_thread, &s->trigger) != 0) {
 		fprintf(stderr, "wisp: cannot start the snapshot thread\n");
 		return -1;
 	}
@@ -280,19 +272,18 @@ int snapshot_cli__arm(struct snapshot_cli *s, struct controller *c)
 
 /* ---- --restore ---- */
 
-static struct vmm restored;
-
 static void *signal_thread(void *opaque)
 {
-	sigset_t *set = opaque;
+	struct snapshot_cli *s = opaque;
+	sigset_t *set = &s->sigs;
 	seccomp__enter(SECCOMP_SIGNALS);
 	log__set_thread_name("signals");
 	for (;;) {
 		int sig;
 		if (sigwait(set, &sig) != 0)
 			continue;
-		pr_warn("Shutting down on signal %d", sig);
-		machine__halt(&restored.m, 128 + sig, "signal");
+		pr_warn(s->log, "Shutting down on signal %d", sig);
+		machine__halt(&s->restored->m, 128 + sig, "signal");
 	}
 	return NULL;
 }
@@ -309,12 +300,18 @@ int snapshot_cli__restore(struct snapshot_cli *s, double timeout, const struct v
 		.console_out = STDOUT_FILENO,
 		.timeout = timeout,
 		.devices = own ? devices : NULL,
+		.log = s->log,
 	};
 	memcpy(p.mem, s->restore_mem, sizeof(p.mem));
 	char err[2048];
-	if (snapshot__load(&restored, &p, err, sizeof(err)) < 0) {
+	struct vmm *restored = s->restored = calloc(1, sizeof(*restored));
+	if (!restored || snapshot__load(restored, &p, err, sizeof(err)) < 0) {
+		if (!restored)
+			snprintf(err, sizeof(err), "out of memory");
 		fprintf(stderr, "wisp: cannot restore the snapshot: %s\n", err);
-		pr_err("Cannot restore the snapshot: %s", err);
+		pr_err(s->log, "Cannot restore the snapshot: %s", err);
+		free(restored);
+		s->restored = NULL;
 		return 1;
 	}
 	double ms = (double)(now_ns() - s->start_ns) / 1e6;
@@ -323,25 +320,25 @@ int snapshot_cli__restore(struct snapshot_cli *s, double timeout, const struct v
 	double cpu_ms = (double)cpu.tv_sec * 1e3 + (double)cpu.tv_nsec / 1e6;
 	fprintf(stderr, "wisp: restored %s: guest running %.3f ms after wisp started (process CPU time %.3f ms)\n",
 		s->restore_state, ms, cpu_ms);
-	pr_info("Restored %s: guest running %.3f ms after start", s->restore_state, ms);
+	pr_info(s->log, "Restored %s: guest running %.3f ms after start", s->restore_state, ms);
 
-	static sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGQUIT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sigemptyset(&s->sigs);
+	sigaddset(&s->sigs, SIGINT);
+	sigaddset(&s->sigs, SIGTERM);
+	sigaddset(&s->sigs, SIGHUP);
+	sigaddset(&s->sigs, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &s->sigs, NULL);
 	pthread_t th;
-	if (pthread_create(&th, NULL, signal_thread, &sigs) == 0)
+	if (pthread_create(&th, NULL, signal_thread, s) == 0)
 		pthread_detach(th);
 	if (s->save_state)
-		start_trigger(s, NULL, &restored);
+		start_trigger(s, NULL, restored);
 	seccomp__lock_exec(); /* the machine is built */
 
-	int code = vmm__wait(&restored);
-	const char *why = restored.m.exit_why;
+	int code = vmm__wait(restored);
+	const char *why = restored->m.exit_why;
 	fprintf(stderr, "\nwisp: guest stopped (%s)\n", why ? why : "?");
-	vmm__destroy(&restored);
+	vmm__destroy(restored);
+	/* The signal thread may still look at it: the process ends now anyway (main returns code). */
 	return code;
 }

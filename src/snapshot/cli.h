@@ -12,6 +12,7 @@
 #ifndef WISP_SNAPSHOT_CLI_H
 #define WISP_SNAPSHOT_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,9 +20,12 @@
 #include "snapshot/memfile.h"
 
 struct controller;
+struct logger;
+struct vmm;
 struct vmm_devices_config;
 
 struct snapshot_cli {
+	struct logger *log; /* main's; may be NULL */
 	uint64_t start_ns; /* CLOCK_MONOTONIC when main began: restore latency is measured from here */
 	/* --snapshot-save */
 	char *save_state, *save_mem;
@@ -31,6 +35,15 @@ struct snapshot_cli {
 	char *restore_state;
 	const char *restore_mem[SNAP_MAX_LAYERS];
 	unsigned restore_nmem;
+	/* Run time. */
+	unsigned seq; /* snapshots taken (the "%n" of --snapshot-save) */
+	struct snapshot_trigger {
+		struct snapshot_cli *s;
+		struct controller *c; /* the controller's microVM, or */
+		struct vmm *v;        /* a restored one without a controller */
+	} trigger;
+	struct vmm *restored; /* --restore's microVM */
+	sigset_t sigs;        /* what its signal thread waits for */
 };
 
 /* Help text for the options above. */

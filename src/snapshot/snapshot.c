@@ -19,17 +19,16 @@
 /* ---- the virtio devices' configuration ---- */
 
 /*
- * The device configuration of the VM this process restored. struct vmm keeps a pointer to its
- * vmm_devices_config (a later snapshot records it again), so it lives as long as the process: there is one
- * VM per wisp process.
+ * The device configuration of a restored VM, with the strings it points at. struct vmm keeps a pointer to its
+ * vmm_devices_config (a later snapshot records it again): the restored vmm owns this (devices_cfg_owned).
  */
-static struct devcfg_store {
+struct devcfg_store {
 	struct vmm_devices_config cfg;
 	char blk_path[VIRTIO_SLOTS][DEV_PATH_MAX];
 	char blk_id[VIRTIO_SLOTS][DEV_NAME_MAX];
 	char tap[VIRTIO_SLOTS][DEV_NAME_MAX];
 	char vsock_path[DEV_PATH_MAX];
-} restored_devcfg;
+};
 
 static void save_devcfg(struct snap_writer *w, const struct vmm_devices_config *c)
 {
@@ -394,21 +393,21 @@ int snapshot__load(struct vmm *v, const struct snapshot_load_params *p, char *er
 		.mem_mib = s->info.ram_size >> 20,
 		.cpus = s->info.nharts,
 		.boot_timer = s->info.flags & SNAP_M_BOOT_TIMER,
+		.log = p->log,
 		.restore = true,
 	};
-	restored_devcfg = *dev;
-	/* Re-point the config's strings at the process-lifetime copy. */
-	for (unsigned i = 0; i < restored_devcfg.cfg.nblock; i++) {
-		restored_devcfg.cfg.block[i].path = restored_devcfg.blk_path[i];
-		if (restored_devcfg.cfg.block[i].id)
-			restored_devcfg.cfg.block[i].id = restored_devcfg.blk_id[i];
+	/* Point the config's strings at the store's copies. */
+	for (unsigned i = 0; i < dev->cfg.nblock; i++) {
+		dev->cfg.block[i].path = dev->blk_path[i];
+		if (dev->cfg.block[i].id)
+			dev->cfg.block[i].id = dev->blk_id[i];
 	}
-	for (unsigned i = 0; i < restored_devcfg.cfg.nnet; i++)
-		restored_devcfg.cfg.net[i].tap = restored_devcfg.tap[i];
-	if (restored_devcfg.cfg.has_vsock)
-		restored_devcfg.cfg.vsock.uds_path = restored_devcfg.vsock_path;
+	for (unsigned i = 0; i < dev->cfg.nnet; i++)
+		dev->cfg.net[i].tap = dev->tap[i];
+	if (dev->cfg.has_vsock)
+		dev->cfg.vsock.uds_path = dev->vsock_path;
 	v->timeout = p->timeout;
-	v->devices_cfg = &restored_devcfg.cfg;
+	v->devices_cfg = &dev->cfg;
 	if (vmm__create(v, &mc, p->console_in, p->console_out, why, sizeof(why)) < 0) {
 		snprintf(err, n, "cannot build the microVM from the snapshot: %s", why);
 		goto out;
@@ -447,6 +446,8 @@ int snapshot__load(struct vmm *v, const struct snapshot_load_params *p, char *er
 	if (!p->resume)
 		vmm__pause(v); /* returns once the harts are parked */
 	rc = 0;
+	v->devices_cfg_owned = dev; /* the vmm's from now on */
+	dev = NULL;
 	goto out;
 fail:
 	vmm__destroy(v);

@@ -53,6 +53,7 @@ struct snapshot_load_params {
 	const struct vmm_devices_config *devices;
 	/* vsock_override: the restored vsock device listens here instead of the snapshot's uds_path. */
 	const char *vsock_uds_path;
+	struct logger *log; /* the restored machine's logger (its boot timer); may be NULL */
 };
 
 /* Take a snapshot of the paused VM v. Nothing changes on failure (no file replaced, dirty pages kept). */

@@ -22,9 +22,12 @@ bool controller__valid_id(const char *id)
 	return true;
 }
 
-void controller__init(struct controller *c, const char *id, int console_in, int console_out)
+void controller__init(struct controller *c, const char *id, int console_in, int console_out, struct logger *log,
+		      struct metrics *metrics)
 {
 	memset(c, 0, sizeof(*c));
+	c->log = log;
+	c->metrics = metrics;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	snprintf(c->id, sizeof(c->id), "%s", id ? id : "anonymous-instance");
@@ -37,9 +40,9 @@ void controller__init(struct controller *c, const char *id, int console_in, int 
 static void unregister_metrics(struct controller *c)
 {
 	if (c->metrics_registered) {
-		metrics__unregister(c);
+		metrics__unregister(c->metrics, c);
 		for (unsigned i = 0; i < MACHINE_MAX_CPUS; i++)
-			metrics__unregister(&c->vcpu_refs[i]);
+			metrics__unregister(c->metrics, &c->vcpu_refs[i]);
 		c->metrics_registered = false;
 	}
 }
@@ -136,12 +139,12 @@ int controller__set_serial(struct controller *c, const struct serial_cfg *s, cha
 
 int controller__set_logger(struct controller *c, const struct logger_cfg *l, char *err, size_t n)
 {
-	PRE_BOOT(c, err, n, resources__set_logger(&c->res, l, err, n));
+	PRE_BOOT(c, err, n, resources__set_logger(&c->res, c->log, l, err, n));
 }
 
 int controller__set_metrics(struct controller *c, const struct metrics_cfg *m, char *err, size_t n)
 {
-	PRE_BOOT(c, err, n, resources__set_metrics(&c->res, m, c->id, err, n));
+	PRE_BOOT(c, err, n, resources__set_metrics(&c->res, c->metrics, m, c->id, err, n));
 }
 
 int controller__set_vsock(struct controller *c, const struct vsock_cfg *v, char *err, size_t n)
@@ -531,7 +534,7 @@ static void register_vcpu_metrics(struct controller *c)
 	for (unsigned h = 0; h < c->vmm.m.nharts && h < MACHINE_MAX_CPUS; h++) {
 		c->vcpu_refs[h] = (struct controller_vcpu_ref){ c, h };
 		for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-			metrics__register(vcpu_groups[h], table[i].name, METRIC_COUNTER, table[i].read, &c->vcpu_refs[h]);
+			metrics__register(c->metrics, vcpu_groups[h], table[i].name, METRIC_COUNTER, table[i].read, &c->vcpu_refs[h]);
 	}
 }
 
@@ -590,7 +593,7 @@ static void register_metrics(struct controller *c)
 		{ "balloon", "free_page_hint_fails", METRIC_COUNTER, m_balloon_free_page_hint_fails },
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		metrics__register(table[i].group, table[i].name, table[i].kind, table[i].read, c);
+		metrics__register(c->metrics, table[i].group, table[i].name, table[i].kind, table[i].read, c);
 	register_vcpu_metrics(c);
 	c->metrics_registered = true;
 }
@@ -693,12 +696,13 @@ static int start_locked(struct controller *c, char *err, size_t n)
 		.elf = c->extras.elf,
 		.dump_dtb = c->extras.dump_dtb,
 		.boot_timer = r->boot_timer,
+		.log = c->log,
 		.has_cpu_backend = r->machine.has_cpu_backend,
 		.cpu_backend = r->machine.cpu_backend,
 	};
 	c->vmm.timeout = c->extras.timeout;
 	c->vmm.devices_cfg = &c->devices;
-	pr_info("Starting the microVM: %u vCPU, %llu MiB, kernel %s", mc.cpus, (unsigned long long)mc.mem_mib,
+	pr_info(c->log, "Starting the microVM: %u vCPU, %llu MiB, kernel %s", mc.cpus, (unsigned long long)mc.mem_mib,
 		mc.elf ? mc.elf : mc.kernel);
 	char why[1024];
 	if (vmm__create(&c->vmm, &mc, mc.elf ? -1 : c->console_in, out, why, sizeof(why)) < 0) {
@@ -714,9 +718,9 @@ static int start_locked(struct controller *c, char *err, size_t n)
 	}
 	c->state = VM_RUNNING;
 	pthread_cond_broadcast(&c->cv);
-	metrics__start_periodic(c->extras.metrics_period_ms);
+	metrics__start_periodic(c->metrics, c->extras.metrics_period_ms);
 	seccomp__lock_exec(); /* the code cache exists: this thread makes nothing executable any more */
-	pr_info("Successfully started the microVM");
+	pr_info(c->log, "Successfully started the microVM");
 	return 0;
 fail:
 	memset(&c->devices, 0, sizeof(c->devices));
@@ -742,7 +746,7 @@ int controller__pause(struct controller *c, char *err, size_t n)
 		vmm__pause(&c->vmm);
 		if (!atomic_load(&c->vmm.m.halted))
 			c->state = VM_PAUSED;
-		pr_info("The microVM is paused");
+		pr_info(c->log, "The microVM is paused");
 	}
 	pthread_mutex_unlock(&c->lock);
 	return r;
@@ -755,7 +759,7 @@ int controller__resume(struct controller *c, char *err, size_t n)
 	if (r == 0 && c->state == VM_PAUSED) {
 		vmm__resume(&c->vmm);
 		c->state = VM_RUNNING;
-		pr_info("The microVM is resumed");
+		pr_info(c->log, "The microVM is resumed");
 	}
 	pthread_mutex_unlock(&c->lock);
 	return r;
@@ -764,7 +768,7 @@ int controller__resume(struct controller *c, char *err, size_t n)
 int controller__flush_metrics(struct controller *c, char *err, size_t n)
 {
 	(void)c;
-	if (metrics__flush() < 0) {
+	if (metrics__flush(c->metrics) < 0) {
 		snprintf(err, n, "Failed to write metrics.");
 		return -1;
 	}
@@ -804,9 +808,9 @@ int controller__snapshot_create(struct controller *c, const struct snapshot_crea
 		r = snapshot__create(&c->vmm, &p, why, sizeof(why));
 		if (r < 0) {
 			snprintf(err, n, "Create snapshot error: %s", why);
-			pr_err("Create snapshot error: %s", why);
+			pr_err(c->log, "Create snapshot error: %s", why);
 		} else {
-			pr_info("Snapshot written to %s and %s", s->snapshot_path, s->mem_file_path);
+			pr_info(c->log, "Snapshot written to %s and %s", s->snapshot_path, s->mem_file_path);
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -840,11 +844,12 @@ static int load_locked(struct controller *c, const struct snapshot_load_cfg *s, 
 		.timeout = c->extras.timeout,
 		.devices = has_own ? own : NULL,
 		.vsock_uds_path = s->has_vsock_override ? s->vsock_uds_path : NULL,
+		.log = c->log,
 	};
 	char why[2048];
 	if (snapshot__load(&c->vmm, &p, why, sizeof(why)) < 0) {
 		snprintf(err, n, "Load snapshot error: %s", why);
-		pr_err("Load snapshot error: %s", why);
+		pr_err(c->log, "Load snapshot error: %s", why);
 		if (serial_fd >= 0)
 			close(serial_fd);
 		return -1;
@@ -857,9 +862,9 @@ static int load_locked(struct controller *c, const struct snapshot_load_cfg *s, 
 	register_metrics(c);
 	c->state = s->resume_vm ? VM_RUNNING : VM_PAUSED;
 	pthread_cond_broadcast(&c->cv);
-	metrics__start_periodic(c->extras.metrics_period_ms);
+	metrics__start_periodic(c->metrics, c->extras.metrics_period_ms);
 	seccomp__lock_exec();
-	pr_info("Loaded the snapshot %s (memory %s): the microVM is %s", s->snapshot_path, s->mem_path,
+	pr_info(c->log, "Loaded the snapshot %s (memory %s): the microVM is %s", s->snapshot_path, s->mem_path,
 		s->resume_vm ? "running" : "paused");
 	return 0;
 }
@@ -898,13 +903,13 @@ int controller__run(struct controller *c)
 	pthread_mutex_lock(&c->lock);
 	c->state = VM_EXITED;
 	pthread_mutex_unlock(&c->lock);
-	metrics__stop_periodic();
-	metrics__flush();
+	metrics__stop_periodic(c->metrics);
+	metrics__flush(c->metrics);
 	/* A failure goes to the log when it has a file of its own (wisp's caller prints it on stderr). */
 	if (c->vmm.m.failed && c->res.has_logger && c->res.logger.has_log_path)
-		pr_err("The microVM stopped: %s; exit status %d", c->vmm.m.exit_why, code);
+		pr_err(c->log, "The microVM stopped: %s; exit status %d", c->vmm.m.exit_why, code);
 	else if (!c->vmm.m.failed)
-		pr_info("The microVM stopped (%s), exit status %d", c->vmm.m.exit_why ? c->vmm.m.exit_why : "?", code);
+		pr_info(c->log, "The microVM stopped (%s), exit status %d", c->vmm.m.exit_why ? c->vmm.m.exit_why : "?", code);
 	return code;
 }
 

@@ -63,6 +63,8 @@ struct controller {
 	char cmdline[RES_CMDLINE_MAX];
 	struct vmm_devices_config devices;
 	struct vmm vmm;
+	struct logger *log;
+	struct metrics *metrics;
 	bool metrics_registered;
 	/* The per-vCPU metrics' handles (group "vcpuN"). */
 	struct controller_vcpu_ref {
@@ -76,7 +78,9 @@ struct controller {
 
 /* Id: 1..64 characters from [A-Za-z0-9-] (Firecracker's rule). */
 bool controller__valid_id(const char *id);
-void controller__init(struct controller *c, const char *id, int console_in, int console_out);
+/* log and metrics: the owner's (main's) logger and metrics registry, used for this microVM's lines and values. */
+void controller__init(struct controller *c, const char *id, int console_in, int console_out, struct logger *log,
+		      struct metrics *metrics);
 void controller__exit(struct controller *c);
 
 enum vm_state controller__state(struct controller *c);

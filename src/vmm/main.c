@@ -130,7 +130,7 @@ static void *signal_thread(void *opaque)
 		int sig;
 		if (sigwait(&s->set, &sig) != 0)
 			continue;
-		pr_warn("Shutting down on signal %d", sig);
+		pr_warn(s->c->log, "Shutting down on signal %d", sig);
 		controller__request_exit(s->c, 128 + sig, "signal");
 	}
 	return NULL;
@@ -426,7 +426,7 @@ static void fatal(struct controller *c, const char *msg)
 {
 	fprintf(stderr, "wisp: %s\n", msg);
 	if (c->res.has_logger && c->res.logger.has_log_path)
-		pr_err("%s", msg);
+		pr_err(c->log, "%s", msg);
 }
 
 int main(int argc, char **argv)
@@ -443,11 +443,18 @@ int main(int argc, char **argv)
 	r = parse_args(argc, argv, &o);
 	if (r >= 0)
 		return r;
-	if (o.has_start_us || o.has_start_cpu_us)
-		log__set_process_start(o.has_start_us ? o.start_us : log__process_start_us(),
-				       o.has_start_cpu_us ? o.start_cpu_us : 0);
+	/* The process's logger and metrics registry: everything below logs and registers through these. */
+	static struct logger log;
+	static struct metrics metrics;
+	logger__init(&log);
+	metrics__init(&metrics, &log);
+	snap.log = &log;
+	if (o.has_start_us)
+		log.start_us = o.start_us;
+	if (o.has_start_cpu_us)
+		log.start_cpu_us = o.start_cpu_us;
 	log__set_thread_name("main");
-	log__set_instance_id(o.id ? o.id : "anonymous-instance");
+	log__set_instance_id(&log, o.id ? o.id : "anonymous-instance");
 	bool shortcut = o.kernel || o.elf;
 	bool api = !o.no_api && (o.api_sock || !shortcut) && !snapshot_cli__restoring(&snap);
 	const char *sock = o.api_sock ? o.api_sock : API_DEFAULT_SOCKET;
@@ -481,7 +488,7 @@ int main(int argc, char **argv)
 	}
 
 	static struct controller ctl;
-	controller__init(&ctl, o.id, o.elf ? -1 : STDIN_FILENO, STDOUT_FILENO);
+	controller__init(&ctl, o.id, o.elf ? -1 : STDIN_FILENO, STDOUT_FILENO, &log, &metrics);
 	ctl.extras = (struct controller_extras){
 		.firmware = o.firmware,
 		.elf = o.elf,
@@ -492,7 +499,7 @@ int main(int argc, char **argv)
 	controller__set_boot_timer(&ctl, o.boot_timer);
 	if (setup_logging(&ctl, &o) < 0)
 		return 1;
-	pr_info("Running wisp v%s", WISP_VERSION);
+	pr_info(&log, "Running wisp v%s", WISP_VERSION);
 	if (snapshot_cli__restoring(&snap)) {
 		if (shortcut || o.config_file || o.api_sock || o.has_mem || o.has_cpus) {
 			fprintf(stderr, "wisp: --restore takes the microVM from the snapshot: drop --kernel, --elf, "

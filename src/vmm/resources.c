@@ -376,7 +376,7 @@ int resources__set_serial(struct vm_resources *r, const struct serial_cfg *c, ch
 	return 0;
 }
 
-int resources__set_logger(struct vm_resources *r, const struct logger_cfg *c, char *err, size_t n)
+int resources__set_logger(struct vm_resources *r, struct logger *lg, const struct logger_cfg *c, char *err, size_t n)
 {
 	struct log_config lc = {
 		.set_level = c->has_level,
@@ -389,7 +389,7 @@ int resources__set_logger(struct vm_resources *r, const struct logger_cfg *c, ch
 		.module = c->has_module ? c->module : NULL,
 	};
 	char why[RES_PATH_MAX + 64];
-	if (log__configure(&lc, why, sizeof(why)) < 0) {
+	if (log__configure(lg, &lc, why, sizeof(why)) < 0) {
 		snprintf(err, n, "Cannot configure the logger: %s", why);
 		return -1;
 	}
@@ -409,7 +409,7 @@ int resources__set_logger(struct vm_resources *r, const struct logger_cfg *c, ch
 	return 0;
 }
 
-int resources__set_metrics(struct vm_resources *r, const struct metrics_cfg *c, const char *instance_id, char *err,
+int resources__set_metrics(struct vm_resources *r, struct metrics *mx, const struct metrics_cfg *c, const char *instance_id, char *err,
 			   size_t n)
 {
 	struct metrics_config mc = { .path = c->metrics_path, .emit_id = c->emit_id, .nprops = c->nprops };
@@ -418,7 +418,7 @@ int resources__set_metrics(struct vm_resources *r, const struct metrics_cfg *c, 
 		mc.prop_values[i] = c->prop_values[i];
 	}
 	char why[RES_PATH_MAX + 64];
-	if (metrics__configure(&mc, instance_id, why, sizeof(why)) < 0) {
+	if (metrics__configure(mx, &mc, instance_id, why, sizeof(why)) < 0) {
 		snprintf(err, n, "Cannot configure the metrics: %s", why);
 		return -1;
 	}

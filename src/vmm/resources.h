@@ -182,10 +182,12 @@ int resources__set_serial(struct vm_resources *r, const struct serial_cfg *c, ch
 /* The vsock socket path must not exist yet and its directory must. */
 int resources__set_vsock(struct vm_resources *r, const struct vsock_cfg *c, char *err, size_t n);
 int resources__set_balloon(struct vm_resources *r, const struct balloon_cfg *c, char *err, size_t n);
-/* The logger and metrics are process-wide: these apply the change and remember it for GET /vm/config. */
-int resources__set_logger(struct vm_resources *r, const struct logger_cfg *c, char *err, size_t n);
-int resources__set_metrics(struct vm_resources *r, const struct metrics_cfg *c, const char *instance_id, char *err,
-			   size_t n);
+struct logger;
+struct metrics;
+/* Configure lg (the logger) or mx (the metrics registry) as c says, and remember c for GET /vm/config. */
+int resources__set_logger(struct vm_resources *r, struct logger *lg, const struct logger_cfg *c, char *err, size_t n);
+int resources__set_metrics(struct vm_resources *r, struct metrics *mx, const struct metrics_cfg *c,
+			   const char *instance_id, char *err, size_t n);
 
 /* Open (creating) a file or FIFO for output (serial_out_path); never blocks on a FIFO without a reader. */
 int resources__open_output(const char *path, char *err, size_t n);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -149,4 +150,7 @@ void vmm__destroy(struct vmm *v)
 	vmm_devices__exit(&v->devices);
 	machine__exit(&v->m);
 	v->created = false;
+	free(v->devices_cfg_owned);
+	v->devices_cfg_owned = NULL;
+	v->devices_cfg = NULL;
 }

@@ -23,6 +23,7 @@ struct vmm {
 	double timeout; /* seconds; 0 = none */
 	/* Virtio devices to create (set before vmm__create; NULL = none), and the created ones. */
 	const struct vmm_devices_config *devices_cfg;
+	void *devices_cfg_owned; /* what devices_cfg lives in, when the vmm owns it (a restore): freed with it */
 	struct vmm_devices devices;
 };
 

@@ -44,7 +44,6 @@ static int group_setup(void **state)
 	touch(initrd, "initrd");
 	touch(disk, "disk");
 	touch(disk2, "disk2");
-	log__configure(&(struct log_config){ .set_level = true, .level = LOG_LVL_OFF }, NULL, 0);
 	return 0;
 }
 
@@ -395,6 +394,8 @@ static void test_resources(void **state)
 /* ---- the router ---- */
 
 struct fix {
+	struct logger log; /* each fixture its own logger and metrics: nothing is process-wide */
+	struct metrics metrics;
 	struct controller c;
 	struct api_router r;
 };
@@ -404,8 +405,10 @@ static int router_setup(void **state)
 	struct fix *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
-	metrics__reset();
-	controller__init(&f->c, "test-vm", -1, -1);
+	logger__init(&f->log);
+	log__configure(&f->log, &(struct log_config){ .set_level = true, .level = LOG_LVL_OFF }, NULL, 0);
+	metrics__init(&f->metrics, &f->log);
+	controller__init(&f->c, "test-vm", -1, -1, &f->log, &f->metrics);
 	api_router__init(&f->r, &f->c);
 	*state = f;
 	return 0;
@@ -416,7 +419,8 @@ static int router_teardown(void **state)
 	struct fix *f = *state;
 	api_router__exit(&f->r);
 	controller__exit(&f->c);
-	metrics__reset();
+	metrics__destroy(&f->metrics);
+	logger__destroy(&f->log);
 	free(f);
 	return 0;
 }

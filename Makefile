@@ -40,8 +40,17 @@ clean:
 bench: setup
 	$(MAKE) wisp guest
 	python3 bench/bench.py $(BUILD)/wisp $(BUILD)/guest $(BENCH_ARGS)
+	python3 bench/smp.py $(BUILD)/wisp $(BUILD)/guest $(SMP_BENCH_ARGS)
 
 # ---- sanitizers and fuzzing (fuzz/) ----
+# test-tsan: ThreadSanitizer on the SMP paths (not in CI: slow): a 2-vCPU Linux runs wisp-smp-test under a TSan
+# build in $(BUILD)-tsan; guest-memory accesses are suppressed (tests/tsan/wisp.supp), anything else fails.
+.PHONY: test-tsan
+test-tsan: setup
+	$(MAKE) guest
+	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWISP_TSAN=ON -DWISP_GUEST_DIR=$(abspath $(BUILD))/guest
+	cmake --build $(BUILD)-tsan -j$(JOBS) --target wisp
+	python3 tests/tsan/smp_tsan.py $(BUILD)-tsan/wisp $(BUILD)/guest
 # test-san: the whole tree and every test under ASan + UBSan, in $(BUILD)-san, booting the guest of $(BUILD).
 # fuzz: the libFuzzer targets (clang), FUZZ_SECONDS each; see fuzz/run.sh. fuzz-corpus: regenerate the seeds.
 FUZZ_SECONDS ?= 60

@@ -3,6 +3,9 @@
 
 usage: bench.py WISP GUEST_DIR [--quick] [--runs N] [--json FILE] [--backends interp,jit]
 
+A backend may carry extra wisp options after a colon, e.g. `--backends jit,jit:--no-seccomp` measures what
+the seccomp filters cost (two peers, same run).
+
 Workloads: bare-metal CPU kernels (bench/elf/kernels.c, run with --elf / QEMU's spike machine),
 Linux boot to the shell prompt, shell-level workloads inside the guest (interpreted shell loop,
 hashing, a syscall-heavy copy), the host memory (RSS) of an idle guest, the host CPU an idle booted
@@ -112,13 +115,17 @@ def main():
     os.makedirs(elfdir, exist_ok=True)
     peers = [f"wisp-{b}" for b in backends] + ["qemu"]
 
+    def wisp_argv(b):
+        name, _, extra = b.partition(":")
+        return [wisp, "--cpu-backend", name, *(extra.split(",") if extra else [])]
+
     rows = []  # (figure, class, {peer: value})
     for name, (scale, cls) in KERNELS.items():
         elf = build_elf(name, 1 if quick else scale, elfdir)
         v = {}
         for b in backends:
             v[f"wisp-{b}"] = statistics.median(
-                timed([wisp, "--cpu-backend", b, "--elf", elf, "--timeout", "600"]) for _ in range(runs))
+                timed([*wisp_argv(b), "--elf", elf, "--timeout", "600"]) for _ in range(runs))
         v["qemu"] = statistics.median(timed(["qemu-system-riscv64", "-machine", "spike", "-bios", "none",
                                              "-nographic", "-kernel", elf]) for _ in range(runs))
         rows.append((f"elf {name} (s)", cls, v))
@@ -126,7 +133,7 @@ def main():
     image, initrd = os.path.join(guest_dir, "Image"), os.path.join(guest_dir, "initrd.cpio.gz")
     cmdline = "console=ttyS0"
     shell = dict(list(SHELL.items())[:1]) if quick else SHELL
-    argvs = {f"wisp-{b}": [wisp, "--cpu-backend", b, "--kernel", image, "--initrd", initrd, "--mem", "256",
+    argvs = {f"wisp-{b}": [*wisp_argv(b), "--kernel", image, "--initrd", initrd, "--mem", "256",
                            "--cmdline", cmdline] for b in backends}
     argvs["qemu"] = ["qemu-system-riscv64", "-machine", "virt", "-nographic", "-m", "256", "-kernel", image,
                      "-initrd", initrd, "-append", cmdline]

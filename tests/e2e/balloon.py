@@ -65,7 +65,7 @@ def touch(g, mib, hold=False):
 
 def boot_api(wisp, image, initrd, tmp, balloon, name):
     sock = f"{tmp}/{name}.sock"
-    g = Guest([wisp, "--api-sock", sock, "--timeout", "900"], name)
+    g = Guest([wisp, "--api-sock", sock, "--timeout", "900", "--seccomp-trap"], name)
     wait_for(sock)
     expect(api(sock, "PUT", "/boot-source", {"kernel_image_path": image, "initrd_path": initrd,
                                              "boot_args": BOOT_ARGS}), 204)

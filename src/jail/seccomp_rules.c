@@ -190,6 +190,7 @@ static const struct sc_rule io[] = {
 	CALL(shutdown, "vsock: the guest shut a direction down"),
 	CALL(close, "vsock: a connection ends"),
 	CALL(timerfd_settime, "vsock credit updates, balloon statistics polling"),
+	CALL(sysinfo, "glibc's qsort sizing its buffer (balloon: sorting page frame numbers)"),
 };
 
 /* The serial console's input thread. */

@@ -246,10 +246,25 @@ static void report_buffer(struct virtio_balloon *b, struct virtq_chain *c)
 	b->stats.free_page_report_count++;
 }
 
+static void arm(struct virtio_balloon *b, bool now)
+{
+	struct itimerspec its = { 0 };
+	if (b->stats_interval_s && virtio_dev__live(&b->vdev) && virtio_dev__has(&b->vdev, VIRTIO_BALLOON_F_STATS_VQ)) {
+		its.it_interval.tv_sec = b->stats_interval_s;
+		its.it_value.tv_sec = now ? 0 : b->stats_interval_s;
+		its.it_value.tv_nsec = now ? 1 : 0;
+	}
+	timerfd_settime(b->timer_fd, 0, &its, NULL);
+}
+
 static void balloon_notify(struct virtio_dev *d, unsigned q)
 {
 	struct virtio_balloon *b = (struct virtio_balloon *)d;
 	struct virtq_chain *c = &b->chain;
+	if (b->arm_pending) {
+		b->arm_pending = false;
+		arm(b, false);
+	}
 	enum role r = role_of(b, q);
 	if (r == R_NONE)
 		return;
@@ -274,35 +289,25 @@ static void balloon_notify(struct virtio_dev *d, unsigned q)
 		virtio_dev__signal(d, q);
 }
 
-static void arm(struct virtio_balloon *b, bool now)
-{
-	struct itimerspec its = { 0 };
-	if (b->stats_interval_s && virtio_dev__live(&b->vdev) && virtio_dev__has(&b->vdev, VIRTIO_BALLOON_F_STATS_VQ)) {
-		its.it_interval.tv_sec = b->stats_interval_s;
-		its.it_value.tv_sec = now ? 0 : b->stats_interval_s;
-		its.it_value.tv_nsec = now ? 1 : 0;
-	}
-	timerfd_settime(b->timer_fd, 0, &its, NULL);
-}
-
 /*
  * DRIVER_OK. Linux offers its first statistics buffer (and may notify other queues) before it sets
- * DRIVER_OK, when notifications are not served yet: look at every queue now.
+ * DRIVER_OK, when notifications are not served yet: look at every queue now. Status writes come from a vCPU,
+ * which makes no system call but the kick: the I/O thread starts the statistics timer when it serves them.
  */
 static void balloon_activate(struct virtio_dev *d)
 {
-	arm((struct virtio_balloon *)d, false);
+	((struct virtio_balloon *)d)->arm_pending = true;
 	for (unsigned q = 0; q < d->nqueues; q++)
 		virtio_dev__kick(d, q);
 }
 
+/* A vCPU resets the device: a running statistics timer stops itself when it next fires (on_timer). */
 static void balloon_reset(struct virtio_dev *d)
 {
 	struct virtio_balloon *b = (struct virtio_balloon *)d;
 	b->stats_held = false;
 	b->guest_cmd_valid = false;
-	struct itimerspec off = { 0 };
-	timerfd_settime(b->timer_fd, 0, &off, NULL);
+	b->arm_pending = false;
 }
 
 /* The driver writes `actual` (and `poison_val`, which is kept but not used: PAGE_POISON is not offered). */
@@ -339,7 +344,14 @@ static void on_timer(void *opaque, uint32_t events)
 	if (read(b->timer_fd, &ticks, sizeof(ticks)) < 0) {
 		/* spurious wake-up */
 	}
-	virtio_balloon__poll_stats(b);
+	pthread_mutex_lock(&b->vdev.lock);
+	bool polling = b->stats_interval_s && virtio_dev__live(&b->vdev) &&
+		       virtio_dev__has(&b->vdev, VIRTIO_BALLOON_F_STATS_VQ);
+	if (!polling)
+		arm(b, false); /* reset (or never set up): the timer stops */
+	pthread_mutex_unlock(&b->vdev.lock);
+	if (polling)
+		virtio_balloon__poll_stats(b);
 }
 
 /* ---- snapshots ------------------------------------------------------------------------------------ */

@@ -94,6 +94,7 @@ struct virtio_balloon {
 	struct virtio_balloon_guest_stats guest;
 	uint32_t host_cmd, guest_cmd, next_cmd;
 	bool guest_cmd_valid, ack_on_stop;
+	bool arm_pending; /* DRIVER_OK was set: the I/O thread starts the statistics timer */
 	struct virtq_chain chain;
 	struct virtio_balloon_stats stats;
 };

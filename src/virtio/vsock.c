@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
@@ -64,7 +65,7 @@ struct vsock_conn {
 };
 
 /* Tags for the epoll entries that are not connections. */
-static char tag_listener, tag_timer;
+static char tag_listener, tag_timer, tag_wake;
 
 static struct vsock_conn **all_head(struct virtio_vsock *v)
 {
@@ -740,6 +741,14 @@ static void accept_all(struct virtio_vsock *v)
 	listener_events(v, false); /* full: new clients wait in the backlog until a connection goes */
 }
 
+static void wake_read(struct virtio_vsock *v)
+{
+	uint64_t n;
+	if (read(v->wake_fd, &n, sizeof(n)) < 0) {
+		/* spurious */
+	}
+}
+
 /* Once a second while something waits: handshakes and requests that took too long, a paused listener. */
 static void on_timer(struct virtio_vsock *v)
 {
@@ -794,10 +803,20 @@ static void conn_event(struct virtio_vsock *v, struct vsock_conn *c, uint32_t ev
 		maybe_queue(v, c);
 }
 
+/* A reset the driver asked for (on a vCPU, which makes no system call but the kick): its connections go now. */
+static void finish_reset(struct virtio_vsock *v)
+{
+	if (v->reset_pending) {
+		v->reset_pending = false;
+		kill_all(v);
+	}
+}
+
 void virtio_vsock__event(struct virtio_vsock *v)
 {
 	struct epoll_event evs[EVENTS_PER_ROUND];
 	pthread_mutex_lock(&v->vdev.lock);
+	finish_reset(v);
 	for (int round = 0; round < 16; round++) {
 		int n = epoll_wait(v->epfd, evs, EVENTS_PER_ROUND, 0);
 		if (n <= 0)
@@ -808,6 +827,8 @@ void virtio_vsock__event(struct virtio_vsock *v)
 				accept_all(v);
 			else if (p == &tag_timer)
 				on_timer(v);
+			else if (p == &tag_wake)
+				wake_read(v);
 			else
 				conn_event(v, p, evs[i].events);
 		}
@@ -822,6 +843,7 @@ void virtio_vsock__event(struct virtio_vsock *v)
 static void vsock_notify(struct virtio_dev *d, unsigned q)
 {
 	struct virtio_vsock *v = (struct virtio_vsock *)d;
+	finish_reset(v);
 	if (q == RXQ) {
 		v->stats.rx_queue_events++;
 		rx_process(v);
@@ -842,12 +864,19 @@ static void vsock_activate(struct virtio_dev *d)
 		virtio_dev__kick(d, q);
 }
 
-/* The driver reset the device: its connections are gone with it. */
+/*
+ * The driver reset the device: its connections are gone with it. A vCPU writes the status: the I/O thread
+ * closes them (finish_reset), woken through wake_fd, before it serves anything else of the device.
+ */
 static void vsock_reset(struct virtio_dev *d)
 {
 	struct virtio_vsock *v = (struct virtio_vsock *)d;
-	kill_all(v);
+	v->reset_pending = true;
 	v->reset_event = false;
+	uint64_t one = 1;
+	if (write(v->wake_fd, &one, sizeof(one)) < 0) {
+		/* saturated: a wake-up is pending anyway */
+	}
 }
 
 static int vsock_check_config(struct virtio_dev *d, const uint8_t *saved, char *err, size_t n)
@@ -872,6 +901,7 @@ static int vsock_load(struct virtio_dev *d, struct snap_reader *r, char *err, si
 		return -1;
 	}
 	kill_all(v);
+	v->reset_pending = false;
 	v->reset_event = true;
 	if (virtio_dev__live(d))
 		virtio_dev__kick(d, EVQ);
@@ -890,7 +920,7 @@ int virtio_vsock__init(struct virtio_vsock *v, const struct rv_bus *bus, struct 
 		       const char *uds_path)
 {
 	memset(v, 0, sizeof(*v));
-	v->listen_fd = v->epfd = v->timer_fd = -1;
+	v->listen_fd = v->epfd = v->timer_fd = v->wake_fd = -1;
 	v->guest_cid = guest_cid;
 	v->next_port = HOST_PORT_FIRST;
 	memcpy(v->config, &guest_cid, sizeof(v->config));
@@ -904,8 +934,9 @@ int virtio_vsock__init(struct virtio_vsock *v, const struct rv_bus *bus, struct 
 	v->table = calloc(NBUCKETS, sizeof(*v->table));
 	v->epfd = epoll_create1(EPOLL_CLOEXEC);
 	v->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	v->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (!v->table || v->epfd < 0 || v->timer_fd < 0 || v->listen_fd < 0) {
+	if (!v->table || v->epfd < 0 || v->timer_fd < 0 || v->wake_fd < 0 || v->listen_fd < 0) {
 		fprintf(stderr, "wisp: cannot create vsock: %s\n", strerror(errno));
 		goto fail;
 	}
@@ -917,8 +948,10 @@ int virtio_vsock__init(struct virtio_vsock *v, const struct rv_bus *bus, struct 
 	}
 	struct epoll_event el = { .events = EPOLLIN, .data.ptr = &tag_listener };
 	struct epoll_event et = { .events = EPOLLIN, .data.ptr = &tag_timer };
+	struct epoll_event ew = { .events = EPOLLIN, .data.ptr = &tag_wake };
 	if (listen(v->listen_fd, 128) < 0 || epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->listen_fd, &el) < 0 ||
-	    epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->timer_fd, &et) < 0) {
+	    epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->timer_fd, &et) < 0 ||
+	    epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->wake_fd, &ew) < 0) {
 		fprintf(stderr, "wisp: vsock: cannot listen on %s: %s\n", uds_path, strerror(errno));
 		unlink(uds_path);
 		goto fail;
@@ -937,9 +970,11 @@ fail:
 		close(v->epfd);
 	if (v->timer_fd >= 0)
 		close(v->timer_fd);
+	if (v->wake_fd >= 0)
+		close(v->wake_fd);
 	free(v->table);
 	v->table = NULL;
-	v->listen_fd = v->epfd = v->timer_fd = -1;
+	v->listen_fd = v->epfd = v->timer_fd = v->wake_fd = -1;
 	return -1;
 }
 
@@ -957,7 +992,9 @@ void virtio_vsock__exit(struct virtio_vsock *v)
 		close(v->epfd);
 	if (v->timer_fd >= 0)
 		close(v->timer_fd);
-	v->listen_fd = v->epfd = v->timer_fd = -1;
+	if (v->wake_fd >= 0)
+		close(v->wake_fd);
+	v->listen_fd = v->epfd = v->timer_fd = v->wake_fd = -1;
 	virtio_dev__exit(&v->vdev);
 }
 

@@ -74,8 +74,8 @@ struct virtio_vsock {
 	uint8_t config[8]; /* guest_cid, little-endian */
 	uint64_t guest_cid;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int listen_fd, epfd, timer_fd;
-	bool listen_paused, timer_armed, reset_event;
+	int listen_fd, epfd, timer_fd, wake_fd; /* wake_fd: a vCPU reset the device (reset_pending) */
+	bool listen_paused, timer_armed, reset_event, reset_pending;
 	/* Connections: a hash on (host port, guest port), a list of all, the ones with something for the guest
 	 * (in turn), and those killed during the current batch of events (freed at its end). */
 	struct vsock_conn **table, *all;

@@ -139,12 +139,12 @@ def inflate(wisp, image, initrd, tmp):
         expect(api(sock, "PATCH", "/balloon/hinting/start", {}), 400, "hinting was not enabled")
         # Statistics at the polling interval.
         s = until("statistics (after the warm-up's memory was freed)",
-                  lambda: (lambda s: s if s.get("free_memory", 0) > 150 << 20 else None)(stats(sock)), 30)
+                  lambda: (lambda s: s if s.get("free_memory", 0) > 150 << 20 else None)(stats(sock)), 300)
         assert s["total_memory"] > 200 << 20 and s["available_memory"] > 0, s
         touch(g, 60, hold=True)
         s2 = until("statistics to see 60 MiB in use",
                    lambda: (lambda x: x if x["free_memory"] < s["free_memory"] - (50 << 20) else None)(stats(sock)),
-                   30)
+                   300)
         print(f"\nballoon: free_memory {s['free_memory'] >> 20} MiB -> {s2['free_memory'] >> 20} MiB with 60 MiB held")
         g.run("killall wisp-memtouch; sleep 1; echo K""ILLED", rb"\nKILLED")
 
@@ -152,7 +152,7 @@ def inflate(wisp, image, initrd, tmp):
         before = rss_mib(g)
         expect(api(sock, "PATCH", "/balloon", {"amount_mib": 150}), 204)
         assert expect(api(sock, "GET", "/balloon"), 200)["amount_mib"] == 150
-        until("the balloon to reach 150 MiB", actual_is(sock, 150), 120)
+        until("the balloon to reach 150 MiB", actual_is(sock, 150), 300)
         after = rss_mib(g)
         print(f"\nballoon: RSS {before:.0f} MiB after the guest touched and freed 100 MiB, {after:.0f} MiB with the "
               f"balloon at 150 MiB: {before - after:.0f} MiB given back")
@@ -162,18 +162,18 @@ def inflate(wisp, image, initrd, tmp):
 
         # Deflate: the guest has its memory again.
         expect(api(sock, "PATCH", "/balloon", {"amount_mib": 0}), 204)
-        until("the balloon to deflate", actual_is(sock, 0), 120)
+        until("the balloon to deflate", actual_is(sock, 0), 300)
         touch(g, 200)
 
         # Deflate on OOM: with 200 MiB in the balloon the guest still gets 120 MiB.
         expect(api(sock, "PATCH", "/balloon", {"amount_mib": 200}), 204)
-        until("the balloon to reach 200 MiB", actual_is(sock, 200), 120)
+        until("the balloon to reach 200 MiB", actual_is(sock, 200), 300)
         touch(g, 120)
         left = stats(sock)["actual_mib"]
         print(f"\nballoon: the guest got 120 MiB with the balloon at 200 MiB (deflated on OOM to {left} MiB)")
         assert left < 200
         expect(api(sock, "PATCH", "/balloon", {"amount_mib": 0}), 204)
-        until("the balloon to deflate", actual_is(sock, 0), 120)
+        until("the balloon to deflate", actual_is(sock, 0), 300)
 
         m = metrics_total(sock, f"{tmp}/inflate.metrics", "balloon")
         assert m["inflate_count"] > 0 and m["deflate_count"] > 0 and m["stats_updates_count"] > 0, m
@@ -196,13 +196,13 @@ def hinting(wisp, image, initrd, tmp):
         expect(api(sock, "PATCH", "/balloon/hinting/start", None), 204)  # no body: acknowledge_on_stop true
         st = until("the guest to finish its hinting run",
                    lambda: (lambda x: x if x.get("guest_cmd") == 0 and x["host_cmd"] == 1 else None)(
-                       expect(api(sock, "GET", "/balloon/hinting/status"), 200)), 120)
+                       expect(api(sock, "GET", "/balloon/hinting/status"), 200)), 300)
         after = rss_mib(g)
         print(f"\nballoon: free page hinting run: RSS {before:.0f} -> {after:.0f} MiB, status {st}")
         assert before - after >= 50, f"hinting gave back {before - after:.0f} MiB only"
         expect(api(sock, "PATCH", "/balloon/hinting/start", {"acknowledge_on_stop": False}), 204)
         st = until("the second run to stop", lambda: (lambda x: x if x.get("guest_cmd") == 0 else None)(
-            expect(api(sock, "GET", "/balloon/hinting/status"), 200)), 120)
+            expect(api(sock, "GET", "/balloon/hinting/status"), 200)), 300)
         assert st["host_cmd"] == 3, st  # not acknowledged
         expect(api(sock, "PATCH", "/balloon/hinting/stop", None), 204)
         assert expect(api(sock, "GET", "/balloon/hinting/status"), 200)["host_cmd"] == 1
@@ -228,11 +228,11 @@ def reporting(wisp, image, initrd, tmp):
         got = expect(api(sock, "GET", "/vm/config"), 200)["balloon"]
         assert got["free_page_reporting"] and not got["free_page_hinting"], got
         g.run("wisp-memtouch 100 hold < /dev/zero > /tmp/hold.out & sleep 0.5; echo H""OLD", rb"\nHOLD")
-        g.run("sleep 3; cat /tmp/hold.out", rb"TOUCHED 100 OK", 120)
+        g.run("until grep -q OK /tmp/hold.out; do sleep 1; done; cat /tmp/hold.out", rb"TOUCHED 100 OK", 600)
         held = rss_mib(g)
         g.run("killall wisp-memtouch; echo K""ILLED", rb"\nKILLED")
         low = until("free page reporting to give the memory back",
-                    lambda: (lambda r: r if r < held - 80 else None)(rss_mib(g)), 60)
+                    lambda: (lambda r: r if r < held - 80 else None)(rss_mib(g)), 300)
         print(f"\nballoon: free page reporting: RSS {held:.0f} MiB with 100 MiB held, {low:.0f} MiB after the guest "
               f"freed it (no inflation)")
         touch(g, 150)
@@ -246,7 +246,7 @@ def snapshot(wisp, image, initrd, tmp):
     g, sock = boot_api(wisp, image, initrd, tmp, {"amount_mib": 20, "deflate_on_oom": True,
                                                    "stats_polling_interval_s": 1}, "snap")
     try:
-        until("the balloon to reach 20 MiB", actual_is(sock, 20), 60)
+        until("the balloon to reach 20 MiB", actual_is(sock, 20), 300)
         expect(api(sock, "PATCH", "/balloon/statistics", {"stats_polling_interval_s": 2}), 204)
         touch(g, 180)  # the freed pages go into the memory file (most of the guest's free memory)
         expect(api(sock, "PATCH", "/vm", {"state": "Paused"}), 204)
@@ -271,14 +271,14 @@ def snapshot(wisp, image, initrd, tmp):
         # The guest's view of memory comes from the file; touch it so that it is resident, free it again.
         g.run("cat /proc/meminfo > /dev/null; echo R""EADY", rb"\nREADY")
         base = until("statistics after the restore", lambda: (lambda x: x if "free_memory" in x else None)(
-            stats(sock2)), 30)
+            stats(sock2)), 300)
         warm(g)  # the clone's free memory resident again: private copies of the file's pages
         g.run("wisp-memtouch 100 hold < /dev/zero > /tmp/hold.out & sleep 0.5; echo H""OLD", rb"\nHOLD")
-        g.run("sleep 3; cat /tmp/hold.out", rb"TOUCHED 100 OK", 120)
+        g.run("until grep -q OK /tmp/hold.out; do sleep 1; done; cat /tmp/hold.out", rb"TOUCHED 100 OK", 600)
         g.run("killall wisp-memtouch; echo K""ILLED", rb"\nKILLED")
         before = rss_mib(g)
         expect(api(sock2, "PATCH", "/balloon", {"amount_mib": 150}), 204)
-        until("the restored balloon to reach 150 MiB", actual_is(sock2, 150), 120)
+        until("the restored balloon to reach 150 MiB", actual_is(sock2, 150), 300)
         after = rss_mib(g)
         gone, nonzero = file_ram(g.proc.pid, mem, MEM << 20)
         print(f"\nballoon: restored VM: RSS {before:.0f} MiB -> {after:.0f} MiB with the balloon at 150 MiB "
@@ -287,7 +287,7 @@ def snapshot(wisp, image, initrd, tmp):
         assert before - after >= 80, f"RSS fell by {before - after:.0f} MiB only"
         assert gone >= 80 << 20 and nonzero == 0, (gone >> 20, nonzero)
         expect(api(sock2, "PATCH", "/balloon", {"amount_mib": 0}), 204)
-        until("the balloon to deflate", actual_is(sock2, 0), 120)
+        until("the balloon to deflate", actual_is(sock2, 0), 300)
         touch(g, 180)  # given-back pages read as the guest expects (zeros, its own data elsewhere intact)
         g.run("echo $((6*7))", rb"\n42")
         poweroff(g)

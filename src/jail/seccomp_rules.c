@@ -130,7 +130,7 @@ static const struct sc_rule machine[] = {
 	RULE(mprotect, "the translator's code cache: its second view readable and executable, never writable",
 	     EQ(2, PROT_READ | PROT_EXEC)),
 	CALL(eventfd2, "virtio queue notifications"),
-	CALL(timerfd_create, "vsock credit updates, balloon statistics polling"),
+	CALL(timerfd_create, "vsock credit updates, balloon statistics polling, virtio rate limiters"),
 	RULE(socket, "vsock: the listener on uds_path: AF_UNIX only", EQ(0, AF_UNIX)),
 	CALL(bind, "vsock: the listener on uds_path"),
 	CALL(listen, "vsock: the listener on uds_path"),
@@ -189,7 +189,7 @@ static const struct sc_rule io[] = {
 	CALL(sendmsg, "vsock: stream data (MSG_NOSIGNAL)"),
 	CALL(shutdown, "vsock: the guest shut a direction down"),
 	CALL(close, "vsock: a connection ends"),
-	CALL(timerfd_settime, "vsock credit updates, balloon statistics polling"),
+	CALL(timerfd_settime, "vsock credit updates, balloon statistics polling, rate limiters waking a queue"),
 	CALL(sysinfo, "glibc's qsort sizing its buffer (balloon: sorting page frame numbers)"),
 };
 

@@ -93,7 +93,8 @@ static int parse_devcfg(const struct snap_file *f, struct devcfg_store *d, char 
 		uint8_t ro = snap_r__u8(&r);
 		if (ro > 1 || !snap_r__str(&r, d->blk_id[i], DEV_NAME_MAX, &null_id))
 			goto bad;
-		c->block[i] = (struct block_config){ d->blk_path[i], ro, null_id ? NULL : d->blk_id[i] };
+		c->block[i] = (struct block_config){ .path = d->blk_path[i], .read_only = ro,
+						     .id = null_id ? NULL : d->blk_id[i] };
 	}
 	c->nnet = snap_r__u32(&r);
 	if (c->nnet > VIRTIO_SLOTS - c->nblock)
@@ -180,8 +181,9 @@ static int override_devcfg(struct devcfg_store *d, const struct vmm_devices_conf
 		snprintf(d->blk_path[i], DEV_PATH_MAX, "%s", o->block[i].path);
 		if (o->block[i].id)
 			snprintf(d->blk_id[i], DEV_NAME_MAX, "%s", o->block[i].id);
-		d->cfg.block[i] = (struct block_config){ d->blk_path[i], o->block[i].read_only,
-							 o->block[i].id ? d->blk_id[i] : NULL };
+		d->cfg.block[i] = o->block[i];
+		d->cfg.block[i].path = d->blk_path[i];
+		d->cfg.block[i].id = o->block[i].id ? d->blk_id[i] : NULL;
 	}
 	for (unsigned i = 0; i < o->nnet; i++) {
 		if (!o->net[i].tap || strlen(o->net[i].tap) >= DEV_NAME_MAX) {

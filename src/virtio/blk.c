@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define SECTOR 512ull
+#define RES_ERR_MAX 4352 /* a message naming a path */
 #define QUEUE_SIZE 256
 
 #define BLK_F_SEG_MAX 2
@@ -141,11 +143,29 @@ static void handle(struct virtio_blk *b, struct virtq_chain *c)
 	virtq__push(&b->vdev.vq[0], c, written + 1);
 }
 
+/* What the rate limiter charges a request: its data bytes (reads and writes) and one operation. */
+static uint64_t request_bytes(const struct virtq_chain *c)
+{
+	struct blk_req_header h;
+	if (c->out_len < sizeof(h) || c->in_len < 1)
+		return 0;
+	iov__read(c->iov, c->nout, 0, &h, sizeof(h));
+	if (h.type == BLK_T_IN)
+		return c->in_len - 1;
+	if (h.type == BLK_T_OUT)
+		return c->out_len - sizeof(h);
+	return 0;
+}
+
 static void blk_notify(struct virtio_dev *d, unsigned q)
 {
 	struct virtio_blk *b = (struct virtio_blk *)d;
 	bool any = false;
-	while (virtio_dev__pop(d, q, &b->chain) > 0) {
+	while (!b->limiter.blocked && virtio_dev__pop(d, q, &b->chain) > 0) {
+		if (!ratelimit__consume(&b->limiter, request_bytes(&b->chain))) {
+			virtq__unpop(&d->vq[q]); /* parked: the limiter's timer kicks the queue again */
+			break;
+		}
 		handle(b, &b->chain);
 		any = true;
 	}
@@ -169,29 +189,27 @@ static int blk_check_config(struct virtio_dev *d, const uint8_t *saved, char *er
 
 static const struct virtio_dev_ops blk_ops = { .notify = blk_notify, .check_config = blk_check_config };
 
-static int open_disk(struct virtio_blk *b, const char *path)
+/* Open, lock and size a backing file: its fd (and *sectors), or -1 with the reason in err. */
+static int open_disk(const char *path, bool read_only, uint64_t *sectors, char *err, size_t n)
 {
-	b->fd = open(path, (b->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	struct stat st;
-	if (b->fd < 0 || fstat(b->fd, &st) < 0) {
-		fprintf(stderr, "wisp: cannot open drive '%s': %s\n", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		fprintf(stderr, "wisp: drive '%s' is not a file or block device\n", path);
-		return -1;
-	}
-	if (flock(b->fd, (b->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		fprintf(stderr, "wisp: drive '%s' is in use by another process\n", path);
-		return -1;
-	}
-	off_t size = S_ISBLK(st.st_mode) ? lseek(b->fd, 0, SEEK_END) : st.st_size;
+	off_t size = -1;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		snprintf(err, n, "cannot open drive '%s': %s", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		snprintf(err, n, "drive '%s' is not a file or block device", path);
+	else if (flock(fd, (read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0)
+		snprintf(err, n, "drive '%s' is in use by another process", path);
+	else if ((size = S_ISBLK(st.st_mode) ? lseek(fd, 0, SEEK_END) : st.st_size) < 0)
+		snprintf(err, n, "cannot size drive '%s': %s", path, strerror(errno));
 	if (size < 0) {
-		fprintf(stderr, "wisp: cannot size drive '%s': %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
-	b->sectors = (uint64_t)size / SECTOR;
-	return 0;
+	*sectors = (uint64_t)size / SECTOR;
+	return fd;
 }
 
 static void set_id(struct virtio_blk *b, const char *path, const char *id)
@@ -209,8 +227,17 @@ int virtio_blk__init(struct virtio_blk *b, const struct rv_bus *bus, struct irq_
 {
 	memset(b, 0, sizeof(*b));
 	b->read_only = read_only;
-	if (open_disk(b, path) < 0)
+	b->limiter.timer_fd = -1;
+	char why[RES_ERR_MAX];
+	b->fd = open_disk(path, read_only, &b->sectors, why, sizeof(why));
+	if (b->fd < 0) {
+		fprintf(stderr, "wisp: %s\n", why);
 		goto fail;
+	}
+	if (ratelimit__init(&b->limiter, NULL) < 0) {
+		fprintf(stderr, "wisp: cannot create the drive's rate limiter timer: %s\n", strerror(errno));
+		goto fail;
+	}
 	set_id(b, path, id);
 	put64(b->config + 0, b->sectors);
 	put32(b->config + 12, QUEUE_SIZE - 2); /* seg_max */
@@ -225,6 +252,7 @@ int virtio_blk__init(struct virtio_blk *b, const struct rv_bus *bus, struct irq_
 	}
 	return 0;
 fail:
+	ratelimit__exit(&b->limiter);
 	if (b->fd >= 0)
 		close(b->fd);
 	b->fd = -1;
@@ -234,15 +262,70 @@ fail:
 void virtio_blk__exit(struct virtio_blk *b)
 {
 	virtio_dev__exit(&b->vdev);
+	ratelimit__exit(&b->limiter);
 	if (b->fd >= 0)
 		close(b->fd);
 	b->fd = -1;
+}
+
+/* The limiter's timer: the parked queue may go on. */
+static void on_limiter(void *opaque, uint32_t events)
+{
+	(void)events;
+	struct virtio_blk *b = opaque;
+	pthread_mutex_lock(&b->vdev.lock);
+	bool was = ratelimit__timer_fired(&b->limiter);
+	pthread_mutex_unlock(&b->vdev.lock);
+	if (was)
+		virtio_dev__kick(&b->vdev, 0);
+}
+
+int virtio_blk__attach(struct virtio_blk *b, struct ioloop *l)
+{
+	if (virtio_dev__attach(&b->vdev, l) < 0 || ioloop__add(l, b->limiter.timer_fd, EPOLLIN, on_limiter, b) < 0)
+		return -1;
+	return 0;
+}
+
+void virtio_blk__update_limiter(struct virtio_blk *b, const struct ratelimit_update *u)
+{
+	pthread_mutex_lock(&b->vdev.lock);
+	bool kick = ratelimit__update(&b->limiter, u);
+	pthread_mutex_unlock(&b->vdev.lock);
+	if (kick)
+		virtio_dev__kick(&b->vdev, 0);
+}
+
+int virtio_blk__set_backing(struct virtio_blk *b, const char *path, char *err, size_t n)
+{
+	uint64_t sectors;
+	int fd = open_disk(path, b->read_only, &sectors, err, n);
+	if (fd < 0)
+		return -1;
+	pthread_mutex_lock(&b->vdev.lock); /* no request in flight on the old file once we hold it */
+	int old = b->fd;
+	b->fd = fd;
+	b->sectors = sectors;
+	put64(b->config + 0, sectors);
+	virtio_dev__config_changed(&b->vdev);
+	pthread_mutex_unlock(&b->vdev.lock);
+	close(old);
+	return 0;
 }
 
 struct virtio_blk_stats virtio_blk__stats(struct virtio_blk *b)
 {
 	pthread_mutex_lock(&b->vdev.lock);
 	struct virtio_blk_stats s = b->stats;
+	s.throttled = b->limiter.stats.throttled;
 	pthread_mutex_unlock(&b->vdev.lock);
 	return s;
+}
+
+int virtio_blk__use_async(struct virtio_blk *b)
+{
+	(void)b;
+	fprintf(stderr, "wisp: io_engine Async is not built yet\n");
+	errno = ENOSYS;
+	return -1;
 }

@@ -34,6 +34,7 @@ static bool deliver(struct virtio_net *n)
 		virtq__unpop(&n->vdev.vq[RXQ]); /* the buffer stays for a frame that fits */
 		n->stats.rx_dropped++;
 		n->rx_len = 0;
+		n->rx_paid = false;
 		return true;
 	}
 	iov__write(in, c->nin, 0, rx_header, VIRTIO_NET_HDR_SIZE);
@@ -42,6 +43,7 @@ static bool deliver(struct virtio_net *n)
 	n->stats.rx_packets++;
 	n->stats.rx_bytes += n->rx_len - VIRTIO_NET_HDR_SIZE;
 	n->rx_len = 0;
+	n->rx_paid = false;
 	return true;
 }
 
@@ -61,6 +63,11 @@ static void net_rx(struct virtio_net *n)
 				continue;
 			}
 			n->rx_len = (size_t)r;
+		}
+		if (!n->rx_paid) {
+			if (!ratelimit__consume(&n->rx_limiter, n->rx_len - VIRTIO_NET_HDR_SIZE))
+				break; /* the frame waits in rx_frame for the limiter's timer */
+			n->rx_paid = true;
 		}
 		if (!deliver(n))
 			break;
@@ -95,7 +102,12 @@ static void transmit(struct virtio_net *n, struct virtq_chain *c)
 static void net_tx(struct virtio_net *n)
 {
 	bool any = false;
-	while (virtio_dev__pop(&n->vdev, TXQ, &n->chain) > 0) {
+	while (!n->tx_limiter.blocked && virtio_dev__pop(&n->vdev, TXQ, &n->chain) > 0) {
+		uint64_t len = n->chain.out_len > VIRTIO_NET_HDR_SIZE ? n->chain.out_len - VIRTIO_NET_HDR_SIZE : 0;
+		if (!ratelimit__consume(&n->tx_limiter, len)) {
+			virtq__unpop(&n->vdev.vq[TXQ]); /* parked until the limiter's timer kicks the queue */
+			break;
+		}
 		transmit(n, &n->chain);
 		virtq__push(&n->vdev.vq[TXQ], &n->chain, 0);
 		any = true;
@@ -122,6 +134,7 @@ static void net_activate(struct virtio_dev *d)
 static void net_reset(struct virtio_dev *d)
 {
 	((struct virtio_net *)d)->rx_len = 0;
+	((struct virtio_net *)d)->rx_paid = false;
 }
 
 static const struct virtio_dev_ops net_ops = { .notify = net_notify, .activate = net_activate, .reset = net_reset };
@@ -139,6 +152,12 @@ int virtio_net__init(struct virtio_net *n, const struct rv_bus *bus, struct irq_
 {
 	memset(n, 0, sizeof(*n));
 	n->fd = fd;
+	n->rx_limiter.timer_fd = n->tx_limiter.timer_fd = -1;
+	if (ratelimit__init(&n->rx_limiter, NULL) < 0 || ratelimit__init(&n->tx_limiter, NULL) < 0) {
+		fprintf(stderr, "wisp: cannot create virtio-net's rate limiter timers: %s\n", strerror(errno));
+		ratelimit__exit(&n->rx_limiter);
+		return -1;
+	}
 	if (mac) {
 		memcpy(n->config, mac, 6);
 	} else if (getrandom(n->config, 6, 0) == 6) {
@@ -152,6 +171,8 @@ int virtio_net__init(struct virtio_net *n, const struct rv_bus *bus, struct irq_
 	    virtio_dev__init(&n->vdev, &net_ops, "virtio-net", VIRTIO_ID_NET, 2, QUEUE_SIZE, features, n->config,
 			     sizeof(n->config), bus, irq) < 0) {
 		fprintf(stderr, "wisp: cannot create virtio-net: %s\n", strerror(errno));
+		ratelimit__exit(&n->rx_limiter);
+		ratelimit__exit(&n->tx_limiter);
 		return -1;
 	}
 	return 0;
@@ -160,6 +181,8 @@ int virtio_net__init(struct virtio_net *n, const struct rv_bus *bus, struct irq_
 void virtio_net__exit(struct virtio_net *n)
 {
 	virtio_dev__exit(&n->vdev);
+	ratelimit__exit(&n->rx_limiter);
+	ratelimit__exit(&n->tx_limiter);
 	if (n->fd >= 0)
 		close(n->fd);
 	n->fd = -1;
@@ -171,18 +194,57 @@ static void on_backend(void *opaque, uint32_t events)
 	virtio_net__rx_event(opaque);
 }
 
+static void limiter_fired(struct virtio_net *n, struct ratelimit *l, unsigned q)
+{
+	pthread_mutex_lock(&n->vdev.lock);
+	bool was = ratelimit__timer_fired(l);
+	pthread_mutex_unlock(&n->vdev.lock);
+	if (was)
+		virtio_dev__kick(&n->vdev, q);
+}
+
+static void on_rx_limiter(void *opaque, uint32_t events)
+{
+	(void)events;
+	struct virtio_net *n = opaque;
+	limiter_fired(n, &n->rx_limiter, RXQ);
+}
+
+static void on_tx_limiter(void *opaque, uint32_t events)
+{
+	(void)events;
+	struct virtio_net *n = opaque;
+	limiter_fired(n, &n->tx_limiter, TXQ);
+}
+
 int virtio_net__attach(struct virtio_net *n, struct ioloop *l)
 {
-	if (virtio_dev__attach(&n->vdev, l) < 0 ||
-	    ioloop__add(l, n->fd, EPOLLIN | EPOLLET, on_backend, n) < 0)
+	if (virtio_dev__attach(&n->vdev, l) < 0 || ioloop__add(l, n->fd, EPOLLIN | EPOLLET, on_backend, n) < 0 ||
+	    ioloop__add(l, n->rx_limiter.timer_fd, EPOLLIN, on_rx_limiter, n) < 0 ||
+	    ioloop__add(l, n->tx_limiter.timer_fd, EPOLLIN, on_tx_limiter, n) < 0)
 		return -1;
 	return 0;
+}
+
+void virtio_net__update_limiters(struct virtio_net *n, const struct ratelimit_update *rx,
+				 const struct ratelimit_update *tx)
+{
+	pthread_mutex_lock(&n->vdev.lock);
+	bool kick_rx = rx && ratelimit__update(&n->rx_limiter, rx);
+	bool kick_tx = tx && ratelimit__update(&n->tx_limiter, tx);
+	pthread_mutex_unlock(&n->vdev.lock);
+	if (kick_rx)
+		virtio_dev__kick(&n->vdev, RXQ);
+	if (kick_tx)
+		virtio_dev__kick(&n->vdev, TXQ);
 }
 
 struct virtio_net_stats virtio_net__stats(struct virtio_net *n)
 {
 	pthread_mutex_lock(&n->vdev.lock);
 	struct virtio_net_stats s = n->stats;
+	s.rx_throttled = n->rx_limiter.stats.throttled;
+	s.tx_throttled = n->tx_limiter.stats.throttled;
 	pthread_mutex_unlock(&n->vdev.lock);
 	return s;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "virtio/ioloop.h"
+#include "virtio/ratelimit.h"
 #include "virtio/virtio.h"
 
 #define VIRTIO_NET_HDR_SIZE 12
@@ -16,6 +17,7 @@
 
 struct virtio_net_stats {
 	uint64_t rx_packets, rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped, errors;
+	uint64_t rx_throttled, tx_throttled; /* frames the rate limiters made wait */
 };
 
 struct virtio_net {
@@ -25,6 +27,8 @@ struct virtio_net {
 	/* A frame read from the backend, waiting for a receive buffer. */
 	uint8_t rx_frame[VIRTIO_NET_HDR_SIZE + VIRTIO_NET_MAX_FRAME];
 	size_t rx_len;
+	bool rx_paid; /* the rx limiter granted the frame in rx_frame */
+	struct ratelimit rx_limiter, tx_limiter; /* unlimited until virtio_net__update_limiters */
 	struct virtq_chain chain;
 	struct virtio_net_stats stats;
 };
@@ -38,6 +42,9 @@ int virtio_net__init(struct virtio_net *n, const struct rv_bus *bus, struct irq_
 void virtio_net__exit(struct virtio_net *n);
 /* Have the I/O thread serve the queues and the backend. */
 int virtio_net__attach(struct virtio_net *n, struct ioloop *l);
+/* New rate limiter buckets for receive and/or transmit (either may be NULL; any thread). */
+void virtio_net__update_limiters(struct virtio_net *n, const struct ratelimit_update *rx,
+				 const struct ratelimit_update *tx);
 /* The backend is readable (I/O thread; exposed for tests). */
 void virtio_net__rx_event(struct virtio_net *n);
 struct virtio_net_stats virtio_net__stats(struct virtio_net *n);

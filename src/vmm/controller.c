@@ -316,17 +316,70 @@ static int runtime_check_locked(struct controller *c, char *err, size_t n)
 	return 0;
 }
 
+/* The API's rate limiter (Firecracker's fields) as the devices take it: an absent bucket is no limit. */
+static struct tbucket_cfg bucket_of(const struct token_bucket_cfg *t)
+{
+	if (!t->present)
+		return (struct tbucket_cfg){ 0 };
+	return (struct tbucket_cfg){ t->size, t->has_burst ? t->one_time_burst : 0, t->refill_time };
+}
+
+static struct ratelimit_cfg limit_of(const struct rate_limiter_cfg *r)
+{
+	if (!r->present)
+		return (struct ratelimit_cfg){ 0 };
+	return (struct ratelimit_cfg){ bucket_of(&r->bandwidth), bucket_of(&r->ops) };
+}
+
+/* A PATCH: the buckets given replace the old ones (size or refill_time 0 turns one off), the others stay. */
+static struct ratelimit_update update_of(const struct rate_limiter_cfg *r)
+{
+	return (struct ratelimit_update){ r->bandwidth.present ? TBUCKET_SET : TBUCKET_KEEP,
+					  r->ops.present ? TBUCKET_SET : TBUCKET_KEEP, limit_of(r) };
+}
+
+/* What GET /vm/config reports after a PATCH. */
+static void merge_limiter(struct rate_limiter_cfg *into, const struct rate_limiter_cfg *u)
+{
+	if (!u->present)
+		return;
+	into->present = true;
+	if (u->bandwidth.present)
+		into->bandwidth = u->bandwidth;
+	if (u->ops.present)
+		into->ops = u->ops;
+}
+
+/* The device index of an API drive or interface: configured ones follow the command line's (build_devices). */
+static int block_index(const struct controller *c, const char *id)
+{
+	for (unsigned k = c->devices.nblock; k-- > 0;)
+		if (c->devices.block[k].id && !strcmp(c->devices.block[k].id, id))
+			return (int)k;
+	return -1;
+}
+
 int controller__update_drive(struct controller *c, const struct drive_update *u, char *err, size_t n)
 {
 	pthread_mutex_lock(&c->lock);
 	int r = runtime_check_locked(c, err, n);
-	if (r == 0 && !resources__drive(&c->res, u->drive_id)) {
+	struct drive_cfg *d = (struct drive_cfg *)resources__drive(&c->res, u->drive_id);
+	int k = r == 0 && d ? block_index(c, u->drive_id) : -1;
+	if (r == 0 && (!d || k < 0)) {
 		snprintf(err, n, "Invalid block device ID: %s", u->drive_id);
 		r = -1;
 	} else if (r == 0) {
-		/* Needs the block device to swap its backing file and rate limiting: not there yet. */
-		snprintf(err, n, "Updating a drive of a running microVM is not supported by wisp yet.");
-		r = -1;
+		struct ratelimit_update lu = update_of(&u->rate_limiter);
+		char why[RES_PATH_MAX + 64];
+		r = vmm_devices__update_block(&c->vmm.devices, (unsigned)k, u->has_path_on_host ? u->path_on_host : NULL,
+					      u->rate_limiter.present ? &lu : NULL, why, sizeof(why));
+		if (r < 0) {
+			snprintf(err, n, "Unable to patch the block device: %s", why);
+		} else {
+			if (u->has_path_on_host)
+				snprintf(d->path_on_host, sizeof(d->path_on_host), "%s", u->path_on_host);
+			merge_limiter(&d->rate_limiter, &u->rate_limiter);
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	return r;
@@ -336,12 +389,25 @@ int controller__update_net(struct controller *c, const struct net_update *u, cha
 {
 	pthread_mutex_lock(&c->lock);
 	int r = runtime_check_locked(c, err, n);
-	if (r == 0 && !resources__net(&c->res, u->iface_id)) {
+	struct net_cfg *nc = (struct net_cfg *)resources__net(&c->res, u->iface_id);
+	int k = -1;
+	for (unsigned i = c->devices.nnet; nc && i-- > 0;)
+		if (c->devices.net[i].tap == nc->host_dev_name)
+			k = (int)i;
+	if (r == 0 && (!nc || k < 0)) {
 		snprintf(err, n, "Invalid network interface ID: %s", u->iface_id);
 		r = -1;
 	} else if (r == 0) {
-		snprintf(err, n, "Network rate limiters are not supported by wisp yet.");
-		r = -1;
+		struct ratelimit_update rx = update_of(&u->rx_rate_limiter), tx = update_of(&u->tx_rate_limiter);
+		char why[128];
+		r = vmm_devices__update_net(&c->vmm.devices, (unsigned)k, u->rx_rate_limiter.present ? &rx : NULL,
+					    u->tx_rate_limiter.present ? &tx : NULL, why, sizeof(why));
+		if (r < 0) {
+			snprintf(err, n, "Unable to patch the network interface: %s", why);
+		} else {
+			merge_limiter(&nc->rx_rate_limiter, &u->rx_rate_limiter);
+			merge_limiter(&nc->tx_rate_limiter, &u->tx_rate_limiter);
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	return r;
@@ -605,7 +671,11 @@ static int build_devices(struct controller *c, char *err, size_t n)
 	struct vm_resources *r = &c->res;
 	for (unsigned i = 0; i < r->ndrives; i++) {
 		const struct drive_cfg *d = &r->drives[i];
-		struct block_config b = { .path = d->path_on_host, .read_only = d->is_read_only, .id = d->drive_id };
+		struct block_config b = { .path = d->path_on_host,
+					  .read_only = d->is_read_only,
+					  .id = d->drive_id,
+					  .async = d->io_engine == IO_ENGINE_ASYNC,
+					  .limit = limit_of(&d->rate_limiter) };
 		if (vmm_devices__add_block(&c->devices, &b) < 0) {
 			snprintf(err, n, "Cannot attach drive %s: no free virtio-mmio slot", d->drive_id);
 			return -1;
@@ -613,13 +683,17 @@ static int build_devices(struct controller *c, char *err, size_t n)
 	}
 	for (unsigned i = 0; i < r->nnets; i++) {
 		const struct net_cfg *nc = &r->nets[i];
-		struct net_config nd = { .tap = nc->host_dev_name, .has_mac = nc->has_guest_mac };
+		struct net_config nd = { .tap = nc->host_dev_name,
+					 .has_mac = nc->has_guest_mac,
+					 .rx_limit = limit_of(&nc->rx_rate_limiter),
+					 .tx_limit = limit_of(&nc->tx_rate_limiter) };
 		memcpy(nd.mac, nc->guest_mac, sizeof(nd.mac));
 		if (vmm_devices__add_net(&c->devices, &nd) < 0) {
 			snprintf(err, n, "Cannot attach network interface %s: no free virtio-mmio slot", nc->iface_id);
 			return -1;
 		}
 	}
+	c->devices.rng_limit = limit_of(&r->entropy.rate_limiter);
 	if (r->has_entropy && vmm_devices__add_rng(&c->devices) < 0) {
 		snprintf(err, n, "Cannot attach the entropy device: no free virtio-mmio slot");
 		return -1;

@@ -160,8 +160,10 @@ int vmm_devices__parse_drive(char *arg, struct block_config *b)
 			b->read_only = false;
 		} else if (!strncmp(opt, "id=", 3) && opt[3]) {
 			b->id = opt + 3;
+		} else if (!strcmp(opt, "async")) {
+			b->async = true;
 		} else {
-			fprintf(stderr, "wisp: --drive: unknown option '%s' (PATH[,ro][,id=NAME])\n", opt);
+			fprintf(stderr, "wisp: --drive: unknown option '%s' (PATH[,ro][,id=NAME][,async])\n", opt);
 			return -1;
 		}
 	}
@@ -256,6 +258,12 @@ static int add_window(struct vmm_devices *d, struct virtio_dev *vdev)
 	return 0;
 }
 
+/* A whole new limiter: both buckets replaced (a zero bucket is no limit). */
+static struct ratelimit_update set_all(const struct ratelimit_cfg *c)
+{
+	return (struct ratelimit_update){ TBUCKET_SET, TBUCKET_SET, *c };
+}
+
 static int create_block(struct vmm_devices *d, const struct block_config *c)
 {
 	struct virtio_blk *b = calloc(1, sizeof(*b));
@@ -264,7 +272,11 @@ static int create_block(struct vmm_devices *d, const struct block_config *c)
 		return -1;
 	}
 	d->blk[d->nblk++] = b;
-	return add_window(d, &b->vdev) < 0 || virtio_dev__attach(&b->vdev, &d->loop) < 0 ? -1 : 0;
+	struct ratelimit_update u = set_all(&c->limit);
+	virtio_blk__update_limiter(b, &u);
+	if (c->async && virtio_blk__use_async(b) < 0)
+		return -1;
+	return add_window(d, &b->vdev) < 0 || virtio_blk__attach(b, &d->loop) < 0 ? -1 : 0;
 }
 
 static int create_net(struct vmm_devices *d, const struct net_config *c)
@@ -279,10 +291,12 @@ static int create_net(struct vmm_devices *d, const struct net_config *c)
 		return -1;
 	}
 	d->net[d->nnet++] = n;
+	struct ratelimit_update rx = set_all(&c->rx_limit), tx = set_all(&c->tx_limit);
+	virtio_net__update_limiters(n, &rx, &tx);
 	return add_window(d, &n->vdev) < 0 || virtio_net__attach(n, &d->loop) < 0 ? -1 : 0;
 }
 
-static int create_rng(struct vmm_devices *d)
+static int create_rng(struct vmm_devices *d, const struct ratelimit_cfg *limit)
 {
 	d->rng = calloc(1, sizeof(*d->rng));
 	if (!d->rng || virtio_rng__init(d->rng, &d->m->bus, next_irq(d)) < 0) {
@@ -290,7 +304,9 @@ static int create_rng(struct vmm_devices *d)
 		d->rng = NULL;
 		return -1;
 	}
-	return add_window(d, &d->rng->vdev) < 0 || virtio_dev__attach(&d->rng->vdev, &d->loop) < 0 ? -1 : 0;
+	struct ratelimit_update u = set_all(limit);
+	virtio_rng__update_limiter(d->rng, &u);
+	return add_window(d, &d->rng->vdev) < 0 || virtio_rng__attach(d->rng, &d->loop) < 0 ? -1 : 0;
 }
 
 static int create_console(struct vmm_devices *d)
@@ -364,7 +380,7 @@ int vmm_devices__create(struct vmm_devices *d, struct machine *m, const struct v
 			return failed(err, errlen, "the network interface on TAP", c->net[i].tap);
 	}
 	errno = 0;
-	if (c->rng && create_rng(d) < 0)
+	if (c->rng && create_rng(d, &c->rng_limit) < 0)
 		return failed(err, errlen, "the entropy device", NULL);
 	errno = 0;
 	if (c->console && create_console(d) < 0)
@@ -373,6 +389,31 @@ int vmm_devices__create(struct vmm_devices *d, struct machine *m, const struct v
 		return failed(err, errlen, "the virtio vsock device", c->vsock.uds_path);
 	if (c->has_balloon && create_balloon(d, &c->balloon) < 0)
 		return failed(err, errlen, "the virtio balloon", NULL);
+	return 0;
+}
+
+int vmm_devices__update_block(struct vmm_devices *d, unsigned index, const char *path, const struct ratelimit_update *u,
+			      char *err, size_t errlen)
+{
+	if (index >= d->nblk) {
+		snprintf(err, errlen, "no block device %u", index);
+		return -1;
+	}
+	if (path && virtio_blk__set_backing(d->blk[index], path, err, errlen) < 0)
+		return -1;
+	if (u)
+		virtio_blk__update_limiter(d->blk[index], u);
+	return 0;
+}
+
+int vmm_devices__update_net(struct vmm_devices *d, unsigned index, const struct ratelimit_update *rx,
+			    const struct ratelimit_update *tx, char *err, size_t errlen)
+{
+	if (index >= d->nnet) {
+		snprintf(err, errlen, "no network interface %u", index);
+		return -1;
+	}
+	virtio_net__update_limiters(d->net[index], rx, tx);
 	return 0;
 }
 

@@ -22,12 +22,15 @@ struct block_config {
 	const char *path;
 	bool read_only;
 	const char *id; /* GET_ID string (at most 20 bytes used); NULL = the file name */
+	bool async;	/* io_engine Async: io_uring, several requests in flight */
+	struct ratelimit_cfg limit; /* zero = unlimited */
 };
 
 struct net_config {
 	const char *tap; /* host TAP interface name */
 	bool has_mac;
 	uint8_t mac[6];
+	struct ratelimit_cfg rx_limit, tx_limit; /* zero = unlimited */
 };
 
 struct vsock_config {
@@ -42,6 +45,7 @@ struct vmm_devices_config {
 	struct net_config net[VIRTIO_SLOTS];
 	unsigned nnet;
 	bool rng;
+	struct ratelimit_cfg rng_limit; /* zero = unlimited */
 	bool console; /* virtio-console (hvc0) on a new pseudo-terminal */
 	bool has_vsock;
 	struct vsock_config vsock;
@@ -86,6 +90,16 @@ struct vmm_devices {
 	struct virtio_vsock *vsock;
 	struct virtio_balloon *balloon;
 };
+
+/*
+ * Runtime updates of the block device and network interface at `index` (in the order configured): a new
+ * backing file (path may be NULL: keep it) and limiter buckets (u, rx, tx may be NULL: keep them). The file is
+ * opened and checked before anything changes. -1 with the reason in err.
+ */
+int vmm_devices__update_block(struct vmm_devices *d, unsigned index, const char *path, const struct ratelimit_update *u,
+			      char *err, size_t errlen);
+int vmm_devices__update_net(struct vmm_devices *d, unsigned index, const struct ratelimit_update *rx,
+			    const struct ratelimit_update *tx, char *err, size_t errlen);
 
 /* Create every configured device on machine m (before its device tree is built). -1 with a message in err. */
 int vmm_devices__create(struct vmm_devices *d, struct machine *m, const struct vmm_devices_config *c, char *err,

@@ -394,6 +394,63 @@ static void test_blk_read_only(void **state)
 	assert_int_equal(blk_req(f, 4, 0, 0, &used), 0);
 }
 
+/* An operations limit of one request an hour: the second request waits (no completion) until the limit is
+ * lifted, and then completes without a new kick from the driver. */
+static void test_blk_rate_limited(void **state)
+{
+	struct blk_fix *f = *state;
+	struct virtio_dev *d = &f->blk.vdev;
+	struct ratelimit_update u = { TBUCKET_KEEP, TBUCKET_SET, { .ops = { 1, 0, 3600000 } } };
+	virtio_blk__update_limiter(&f->blk, &u);
+	uint32_t used;
+	assert_int_equal(blk_req(f, 0, 1, 512, &used), 0);
+	uint32_t hdr[4] = { 0, 0, 2, 0 };
+	memcpy(gptr(f->g, HDR), hdr, sizeof(hdr));
+	put_desc(f->g, G_DESC(0), 0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+	put_desc(f->g, G_DESC(0), 1, DATA, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	put_desc(f->g, G_DESC(0), 2, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
+	offer(f->g, 0, 0);
+	kick(d, 0);
+	assert_int_equal(used_idx(f->g, 0), 1); /* parked */
+	kick(d, 0);
+	assert_int_equal(used_idx(f->g, 0), 1);
+	assert_int_equal(virtio_blk__stats(&f->blk).throttled, 1);
+	assert_int_equal(virtio_blk__stats(&f->blk).reads, 1);
+	u = (struct ratelimit_update){ TBUCKET_KEEP, TBUCKET_OFF, { { 0 }, { 0 } } };
+	virtio_blk__update_limiter(&f->blk, &u);
+	virtio_dev__process(d); /* the update kicked the queue */
+	assert_int_equal(used_idx(f->g, 0), 2);
+	assert_int_equal(*(uint8_t *)gptr(f->g, DATA), 2);
+}
+
+/* A new backing file: the capacity changes with a config interrupt; a file that cannot be opened changes nothing. */
+static void test_blk_set_backing(void **state)
+{
+	struct blk_fix *f = *state;
+	struct virtio_dev *d = &f->blk.vdev;
+	char path[64] = "/tmp/wisp-test-blk2-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4 * DISK_BYTES), 0);
+	assert_int_equal(pwrite(fd, "\x42", 1, 512), 1);
+	close(fd);
+	char err[256];
+	uint32_t gen = virtio_mmio__ops.read(d, 0x0fc, 4);
+	wr(d, R_ACK, rd(d, R_ISR));
+	assert_int_equal(virtio_blk__set_backing(&f->blk, "/nonexistent/disk", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent/disk"));
+	assert_int_equal(virtio_mmio__ops.read(d, 0x100, 8), DISK_BYTES / 512);
+	assert_int_equal(virtio_blk__set_backing(&f->blk, path, err, sizeof(err)), 0);
+	assert_int_equal(virtio_mmio__ops.read(d, 0x100, 8), 4 * DISK_BYTES / 512);
+	assert_true(rd(d, R_ISR) & VIRTIO_INT_CONFIG);
+	assert_int_not_equal(virtio_mmio__ops.read(d, 0x0fc, 4), gen);
+	uint32_t used;
+	assert_int_equal(blk_req(f, 0, 1, 512, &used), 0); /* reads come from the new file */
+	assert_int_equal(*(uint8_t *)gptr(f->g, DATA), 0x42);
+	assert_int_equal(blk_req(f, 0, 4 * DISK_BYTES / 512 - 1, 512, &used), 0); /* the new end is in range */
+	unlink(path);
+}
+
 /* ---- virtio-net over a socketpair (one frame per message, like a TAP fd) ---- */
 
 struct net_fix {
@@ -606,6 +663,8 @@ int main(void)
 		T(test_blk_no_status_byte, blk_setup, blk_teardown),
 		T(test_blk_indirect_scatter, blk_setup, blk_teardown),
 		T(test_blk_read_only, blk_setup_ro, blk_teardown),
+		T(test_blk_rate_limited, blk_setup, blk_teardown),
+		T(test_blk_set_backing, blk_setup, blk_teardown),
 		T(test_net_config, net_setup, net_teardown),
 		T(test_net_tx, net_setup, net_teardown),
 		T(test_net_tx_runt, net_setup, net_teardown),

@@ -467,6 +467,7 @@ BLK_STAT(flushes)
 BLK_STAT(read_bytes)
 BLK_STAT(write_bytes)
 BLK_STAT(errors)
+BLK_STAT(throttled)
 
 #define NET_STAT(field)                                                                                                \
 	static uint64_t m_net_##field(void *opaque)                                                                    \
@@ -483,6 +484,8 @@ NET_STAT(rx_dropped)
 NET_STAT(tx_packets)
 NET_STAT(tx_bytes)
 NET_STAT(tx_dropped)
+NET_STAT(rx_throttled)
+NET_STAT(tx_throttled)
 
 #define VSOCK_STAT(field)                                                                                              \
 	static uint64_t m_vsock_##field(void *opaque)                                                                  \
@@ -533,6 +536,7 @@ BALLOON_STAT(free_page_hint_fails)
 RNG_STAT(requests)
 RNG_STAT(bytes)
 RNG_STAT(errors)
+RNG_STAT(throttled)
 
 /* Per vCPU ("vcpu0", "vcpu1", ...): what it retired, why its runs ended, what it asked of the others. */
 static const char *const vcpu_groups[MACHINE_MAX_CPUS] = {
@@ -622,15 +626,19 @@ static void register_metrics(struct controller *c)
 		{ "block", "read_bytes", METRIC_COUNTER, m_blk_read_bytes },
 		{ "block", "write_bytes", METRIC_COUNTER, m_blk_write_bytes },
 		{ "block", "execute_fails", METRIC_COUNTER, m_blk_errors },
+		{ "block", "rate_limiter_throttled_events", METRIC_COUNTER, m_blk_throttled },
 		{ "net", "rx_packets_count", METRIC_COUNTER, m_net_rx_packets },
 		{ "net", "rx_bytes_count", METRIC_COUNTER, m_net_rx_bytes },
 		{ "net", "rx_dropped_count", METRIC_COUNTER, m_net_rx_dropped },
 		{ "net", "tx_packets_count", METRIC_COUNTER, m_net_tx_packets },
 		{ "net", "tx_bytes_count", METRIC_COUNTER, m_net_tx_bytes },
 		{ "net", "tx_dropped_count", METRIC_COUNTER, m_net_tx_dropped },
+		{ "net", "rx_rate_limiter_throttled", METRIC_COUNTER, m_net_rx_throttled },
+		{ "net", "tx_rate_limiter_throttled", METRIC_COUNTER, m_net_tx_throttled },
 		{ "entropy", "entropy_event_count", METRIC_COUNTER, m_rng_requests },
 		{ "entropy", "entropy_bytes", METRIC_COUNTER, m_rng_bytes },
 		{ "entropy", "host_rng_fails", METRIC_COUNTER, m_rng_errors },
+		{ "entropy", "entropy_rate_limiter_throttled", METRIC_COUNTER, m_rng_throttled },
 		{ "vsock", "rx_packets_count", METRIC_COUNTER, m_vsock_rx_packets },
 		{ "vsock", "rx_bytes_count", METRIC_COUNTER, m_vsock_rx_bytes },
 		{ "vsock", "tx_packets_count", METRIC_COUNTER, m_vsock_tx_packets },

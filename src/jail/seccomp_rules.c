@@ -109,6 +109,7 @@ static const struct sc_rule files[] = {
 	CALL(ftruncate, "snapshot memory files"),
 	CALL(rename, "snapshot files written under a temporary name"),
 	CALL(unlink, "temporary snapshot files, the API socket"),
+	CALL(io_uring_enter, "virtio-blk Async: wait for requests in flight (snapshot, new backing file)"),
 };
 
 /* Configuring: what checking and opening the configured resources needs beyond files. */
@@ -135,6 +136,8 @@ static const struct sc_rule machine[] = {
 	CALL(bind, "vsock: the listener on uds_path"),
 	CALL(listen, "vsock: the listener on uds_path"),
 	CALL(timerfd_settime, "PATCH /balloon/statistics: a new polling interval"),
+	CALL(io_uring_setup, "virtio-blk Async: the drive's io_uring"),
+	CALL(io_uring_register, "virtio-blk Async: the eventfd of its completions"),
 	CALL(epoll_create1, "the I/O thread's event loop"),
 	CALL(epoll_ctl, "the I/O thread's event loop"),
 	RULE(ioctl, "virtio-net: attach to the TAP interface", EQ(1, TUNSETIFF)),
@@ -191,6 +194,7 @@ static const struct sc_rule io[] = {
 	CALL(close, "vsock: a connection ends"),
 	CALL(timerfd_settime, "vsock credit updates, balloon statistics polling, rate limiters waking a queue"),
 	CALL(sysinfo, "glibc's qsort sizing its buffer (balloon: sorting page frame numbers)"),
+	CALL(io_uring_enter, "virtio-blk Async: submit requests"),
 };
 
 /* The serial console's input thread. */

@@ -5,7 +5,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <liburing.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,6 +34,26 @@
 struct blk_req_header {
 	uint32_t type, reserved;
 	uint64_t sector;
+};
+
+/* io_engine Async (the end of this file): one slot per request in flight. */
+#define ASYNC_SLOTS 64 /* requests in flight per queue */
+
+struct blk_slot {
+	struct virtq_chain chain;
+	struct iovec iov[VIRTQ_MAX_SIZE];
+	uint64_t expect; /* bytes a read or write must move */
+	uint32_t type, gen;
+	bool busy;
+};
+
+struct blk_async {
+	struct io_uring ring;
+	int efd;	   /* completions */
+	unsigned inflight; /* submitted, not reaped */
+	uint32_t gen;	   /* bumped by a device reset */
+	bool starved;	   /* the queue stopped for want of a slot: go on when one is free */
+	struct blk_slot slot[ASYNC_SLOTS];
 };
 
 static void put32(uint8_t *p, uint32_t v)
@@ -123,24 +146,38 @@ static uint8_t do_request(struct virtio_blk *b, struct virtq_chain *c, const str
 	}
 }
 
-/* One request: header (readable), data, status byte (the last writable byte). */
-static void handle(struct virtio_blk *b, struct virtq_chain *c)
+/* Complete a request: the status byte (the last writable byte) after `written` data bytes. */
+static void finish(struct virtio_blk *b, struct virtq_chain *c, uint8_t status, uint32_t written)
 {
-	struct blk_req_header h;
-	uint32_t written = 0;
-	if (c->out_len < sizeof(h) || c->in_len < 1 || c->in_len > UINT32_MAX) {
-		b->stats.errors++; /* no room for the status: fail it silently */
-		virtq__push(&b->vdev.vq[0], c, 0);
-		return;
-	}
-	iov__read(c->iov, c->nout, 0, &h, sizeof(h));
-	uint8_t status = do_request(b, c, &h, &written);
 	if (status != BLK_S_OK) {
 		b->stats.errors++;
 		written = 0;
 	}
 	iov__write(virtq_chain__in(c), c->nin, c->in_len - 1, &status, 1);
 	virtq__push(&b->vdev.vq[0], c, written + 1);
+}
+
+/* A chain with room for a header and a status byte; else it is failed silently (nowhere to say why). */
+static bool well_formed(struct virtio_blk *b, struct virtq_chain *c, struct blk_req_header *h)
+{
+	if (c->out_len < sizeof(*h) || c->in_len < 1 || c->in_len > UINT32_MAX) {
+		b->stats.errors++;
+		virtq__push(&b->vdev.vq[0], c, 0);
+		return false;
+	}
+	iov__read(c->iov, c->nout, 0, h, sizeof(*h));
+	return true;
+}
+
+/* One request: header (readable), data, status byte (the last writable byte). */
+static void handle(struct virtio_blk *b, struct virtq_chain *c)
+{
+	struct blk_req_header h;
+	uint32_t written = 0;
+	if (!well_formed(b, c, &h))
+		return;
+	uint8_t status = do_request(b, c, &h, &written);
+	finish(b, c, status, written);
 }
 
 /* What the rate limiter charges a request: its data bytes (reads and writes) and one operation. */
@@ -157,9 +194,15 @@ static uint64_t request_bytes(const struct virtq_chain *c)
 	return 0;
 }
 
+static void notify_async(struct virtio_blk *b);
+
 static void blk_notify(struct virtio_dev *d, unsigned q)
 {
 	struct virtio_blk *b = (struct virtio_blk *)d;
+	if (b->aio) {
+		notify_async(b);
+		return;
+	}
 	bool any = false;
 	while (!b->limiter.blocked && virtio_dev__pop(d, q, &b->chain) > 0) {
 		if (!ratelimit__consume(&b->limiter, request_bytes(&b->chain))) {
@@ -187,7 +230,20 @@ static int blk_check_config(struct virtio_dev *d, const uint8_t *saved, char *er
 	return 0;
 }
 
-static const struct virtio_dev_ops blk_ops = { .notify = blk_notify, .check_config = blk_check_config };
+static void drain_async(struct virtio_blk *b);
+
+/* Device reset: requests still in flight complete into nothing (their generation is old). */
+static void blk_reset(struct virtio_dev *d);
+
+/* Snapshot: nothing may be in flight when the queues are saved, or the guest would wait forever after restore. */
+static void blk_quiesce(struct virtio_dev *d)
+{
+	drain_async((struct virtio_blk *)d);
+}
+
+static const struct virtio_dev_ops blk_ops = {
+	.notify = blk_notify, .reset = blk_reset, .quiesce = blk_quiesce, .check_config = blk_check_config
+};
 
 /* Open, lock and size a backing file: its fd (and *sectors), or -1 with the reason in err. */
 static int open_disk(const char *path, bool read_only, uint64_t *sectors, char *err, size_t n)
@@ -259,8 +315,11 @@ fail:
 	return -1;
 }
 
+static void exit_async(struct virtio_blk *b);
+
 void virtio_blk__exit(struct virtio_blk *b)
 {
+	exit_async(b);
 	virtio_dev__exit(&b->vdev);
 	ratelimit__exit(&b->limiter);
 	if (b->fd >= 0)
@@ -280,9 +339,13 @@ static void on_limiter(void *opaque, uint32_t events)
 		virtio_dev__kick(&b->vdev, 0);
 }
 
+static void on_complete(void *opaque, uint32_t events);
+
 int virtio_blk__attach(struct virtio_blk *b, struct ioloop *l)
 {
 	if (virtio_dev__attach(&b->vdev, l) < 0 || ioloop__add(l, b->limiter.timer_fd, EPOLLIN, on_limiter, b) < 0)
+		return -1;
+	if (b->aio && ioloop__add(l, b->aio->efd, EPOLLIN, on_complete, b) < 0)
 		return -1;
 	return 0;
 }
@@ -302,7 +365,8 @@ int virtio_blk__set_backing(struct virtio_blk *b, const char *path, char *err, s
 	int fd = open_disk(path, b->read_only, &sectors, err, n);
 	if (fd < 0)
 		return -1;
-	pthread_mutex_lock(&b->vdev.lock); /* no request in flight on the old file once we hold it */
+	pthread_mutex_lock(&b->vdev.lock); /* no synchronous request in flight once we hold it */
+	drain_async(b);			   /* nor an io_uring one */
 	int old = b->fd;
 	b->fd = fd;
 	b->sectors = sectors;
@@ -322,10 +386,211 @@ struct virtio_blk_stats virtio_blk__stats(struct virtio_blk *b)
 	return s;
 }
 
+/* ---- io_engine Async: io_uring ---------------------------------------------------------------------------- */
+
+static struct blk_slot *free_slot(struct blk_async *a)
+{
+	for (unsigned i = 0; i < ASYNC_SLOTS; i++)
+		if (!a->slot[i].busy)
+			return &a->slot[i];
+	return NULL;
+}
+
+/* Start one request: false if it completed at once (errors, GET_ID), true if it went to the ring. */
+static bool start_async(struct virtio_blk *b, struct blk_slot *s)
+{
+	struct blk_async *a = b->aio;
+	struct virtq_chain *c = &s->chain;
+	struct blk_req_header h;
+	uint32_t written = 0;
+	if (!well_formed(b, c, &h))
+		return false;
+	bool rw = h.type == BLK_T_IN || h.type == BLK_T_OUT, out = h.type == BLK_T_OUT;
+	if (!(rw && !(out && b->read_only)) && !(h.type == BLK_T_FLUSH && !b->read_only)) {
+		finish(b, c, do_request(b, c, &h, &written), written); /* refused, GET_ID, unsupported */
+		return false;
+	}
+	uint64_t len = !rw ? 0 : out ? c->out_len - sizeof(h) : c->in_len - 1;
+	struct io_uring_sqe *sqe = NULL;
+	if ((rw && !in_range(b, h.sector, len)) || !(sqe = io_uring_get_sqe(&a->ring))) {
+		finish(b, c, BLK_S_IOERR, 0); /* (a full ring cannot happen: it has a place for every slot) */
+		return false;
+	}
+	if (rw) {
+		unsigned n = out ? iov__slice(c->iov, c->nout, sizeof(h), len, s->iov, VIRTQ_MAX_SIZE)
+				 : iov__slice(virtq_chain__in(c), c->nin, 0, len, s->iov, VIRTQ_MAX_SIZE);
+		if (out)
+			io_uring_prep_writev(sqe, b->fd, s->iov, n, h.sector * SECTOR);
+		else
+			io_uring_prep_readv(sqe, b->fd, s->iov, n, h.sector * SECTOR);
+		s->expect = len;
+	} else {
+		/* A flush covers every write completed before it; DRAIN also waits for those still in flight. */
+		io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
+		sqe->flags |= IOSQE_IO_DRAIN;
+		b->stats.flushes++;
+		s->expect = 0;
+	}
+	io_uring_sqe_set_data(sqe, s);
+	s->type = h.type;
+	s->gen = a->gen;
+	s->busy = true;
+	a->inflight++;
+	return true;
+}
+
+static void notify_async(struct virtio_blk *b)
+{
+	struct blk_async *a = b->aio;
+	struct virtio_dev *d = &b->vdev;
+	bool any = false, submit = false;
+	while (!b->limiter.blocked) {
+		struct blk_slot *s = free_slot(a);
+		if (!s) {
+			a->starved = true;
+			break;
+		}
+		if (virtio_dev__pop(d, 0, &s->chain) <= 0)
+			break;
+		if (!ratelimit__consume(&b->limiter, request_bytes(&s->chain))) {
+			virtq__unpop(&d->vq[0]);
+			break;
+		}
+		if (start_async(b, s))
+			submit = true;
+		else
+			any = true;
+	}
+	if (submit && io_uring_submit(&a->ring) < 0)
+		b->stats.errors++; /* the requests stay in the ring for the next submit */
+	if (any)
+		virtio_dev__signal(d, 0);
+}
+
+/* One completion: the status for the guest (a request from before a reset is dropped). True if pushed. */
+static bool complete_one(struct virtio_blk *b, struct blk_slot *s, int res)
+{
+	struct blk_async *a = b->aio;
+	if (!s)
+		return false; /* a no-op */
+	a->inflight--;
+	s->busy = false;
+	if (s->gen != a->gen)
+		return false;
+	uint8_t status = res >= 0 && (uint64_t)res == s->expect ? BLK_S_OK : BLK_S_IOERR;
+	uint32_t written = 0;
+	if (status == BLK_S_OK && s->type == BLK_T_IN) {
+		b->stats.reads++;
+		b->stats.read_bytes += s->expect;
+		written = (uint32_t)s->expect;
+	} else if (status == BLK_S_OK && s->type == BLK_T_OUT) {
+		b->stats.writes++;
+		b->stats.write_bytes += s->expect;
+	}
+	finish(b, &s->chain, status, written);
+	return true;
+}
+
+/* Reap what completed (lock held): push the answers, interrupt, and go on with a starved queue if asked. */
+static void reap(struct virtio_blk *b, bool go_on)
+{
+	struct blk_async *a = b->aio;
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+	bool any = false;
+	io_uring_for_each_cqe(&a->ring, head, cqe)
+	{
+		any |= complete_one(b, io_uring_cqe_get_data(cqe), cqe->res);
+		n++;
+	}
+	io_uring_cq_advance(&a->ring, n);
+	if (!virtio_dev__live(&b->vdev))
+		return;
+	if (any)
+		virtio_dev__signal(&b->vdev, 0);
+	if (go_on && a->starved && a->inflight < ASYNC_SLOTS) {
+		a->starved = false;
+		notify_async(b);
+	}
+}
+
+static void on_complete(void *opaque, uint32_t events)
+{
+	(void)events;
+	struct virtio_blk *b = opaque;
+	uint64_t v;
+	if (read(b->aio->efd, &v, sizeof(v)) < 0) {
+		/* Spurious: the completion queue says what there is. */
+	}
+	pthread_mutex_lock(&b->vdev.lock);
+	reap(b, true);
+	pthread_mutex_unlock(&b->vdev.lock);
+}
+
+/* Wait for every request in flight and answer it (lock held); a starved queue goes on at the next kick. */
+static void drain_async(struct virtio_blk *b)
+{
+	if (!b->aio)
+		return;
+	while (b->aio->inflight) {
+		struct io_uring_cqe *cqe;
+		if (io_uring_wait_cqe(&b->aio->ring, &cqe) < 0 && io_uring_submit(&b->aio->ring) < 0)
+			break;
+		reap(b, false); /* nothing new starts: the guest could keep the queue full forever */
+	}
+}
+
+static void blk_reset(struct virtio_dev *d)
+{
+	struct virtio_blk *b = (struct virtio_blk *)d;
+	if (b->aio) {
+		b->aio->gen++;
+		b->aio->starved = false;
+	}
+}
+
+static void exit_async(struct virtio_blk *b)
+{
+	if (!b->aio)
+		return;
+	io_uring_queue_exit(&b->aio->ring); /* cancels and waits for what is in flight */
+	close(b->aio->efd);
+	free(b->aio);
+	b->aio = NULL;
+}
+
 int virtio_blk__use_async(struct virtio_blk *b)
 {
-	(void)b;
-	fprintf(stderr, "wisp: io_engine Async is not built yet\n");
-	errno = ENOSYS;
-	return -1;
+	struct blk_async *a = calloc(1, sizeof(*a));
+	if (!a) {
+		fprintf(stderr, "wisp: io_engine Async: out of memory\n");
+		return -1;
+	}
+	int r = io_uring_queue_init(ASYNC_SLOTS, &a->ring, 0);
+	if (r < 0) {
+		fprintf(stderr, "wisp: io_engine Async: io_uring is not available: %s\n", strerror(-r));
+		free(a);
+		errno = -r;
+		return -1;
+	}
+	a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (a->efd < 0 || (r = io_uring_register_eventfd(&a->ring, a->efd)) < 0) {
+		int e = a->efd < 0 ? errno : -r;
+		fprintf(stderr, "wisp: io_engine Async: cannot watch io_uring completions: %s\n", strerror(e));
+		if (a->efd >= 0)
+			close(a->efd);
+		io_uring_queue_exit(&a->ring);
+		free(a);
+		errno = e;
+		return -1;
+	}
+	b->aio = a;
+	return 0;
+}
+
+void virtio_blk__async_wait(struct virtio_blk *b)
+{
+	pthread_mutex_lock(&b->vdev.lock);
+	drain_async(b);
+	pthread_mutex_unlock(&b->vdev.lock);
 }

@@ -16,6 +16,8 @@ struct virtio_blk_stats {
 	uint64_t throttled; /* requests the rate limiter made wait */
 };
 
+struct blk_async; /* io_engine Async (blk.c) */
+
 struct virtio_blk {
 	struct virtio_dev vdev; /* first: the transport's handle */
 	int fd;
@@ -26,6 +28,7 @@ struct virtio_blk {
 	struct virtq_chain chain;
 	struct virtio_blk_stats stats;
 	struct ratelimit limiter; /* unlimited until virtio_blk__update_limiter */
+	struct blk_async *aio;	  /* NULL: Sync, each request done on the I/O thread before the next */
 };
 
 /*
@@ -37,6 +40,8 @@ int virtio_blk__init(struct virtio_blk *b, const struct rv_bus *bus, struct irq_
 void virtio_blk__exit(struct virtio_blk *b);
 /* io_engine Async: requests go through io_uring, several in flight. Before the guest runs. -1 with a message. */
 int virtio_blk__use_async(struct virtio_blk *b);
+/* Async: wait for every request in flight and answer it (the I/O thread's completion handler does the same). */
+void virtio_blk__async_wait(struct virtio_blk *b);
 /* Serve the queue and the rate limiter's timer on the I/O thread. */
 int virtio_blk__attach(struct virtio_blk *b, struct ioloop *l);
 /* New rate limiter buckets (before or while the guest runs; any thread). */

@@ -46,6 +46,8 @@ static int save(void *dev, struct snap_writer *w, char *err, size_t n)
 	}
 	/* The I/O thread is stopped; the locks keep a stray register access of a parked vCPU out anyway. */
 	pthread_mutex_lock(&d->lock);
+	if (d->ops->quiesce)
+		d->ops->quiesce(d);
 	pthread_mutex_lock(&d->irq_lock);
 	snap_w__u32(w, d->device_id);
 	snap_w__u64(w, d->host_features);

@@ -69,6 +69,8 @@ struct virtio_dev_ops {
 	 * replace this device's? -1 with the reason to refuse (a clone's disk of another size). Optional: yes.
 	 */
 	int (*check_config)(struct virtio_dev *d, const uint8_t *saved, char *err, size_t n);
+	/* Snapshots (snap.c, lock held): finish the requests in flight before the queues are saved. Optional. */
+	void (*quiesce)(struct virtio_dev *d);
 	/*
 	 * Snapshots (snap.c, lock held): the device type's own state, after the transport's and its queues'.
 	 * save appends it; load reads exactly what save wrote (an empty reader for a device saved without it),

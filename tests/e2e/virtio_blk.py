@@ -2,7 +2,8 @@
 """End to end, virtio-blk: boot from ext4 on /dev/vda (a copy of the built rootfs), write a file, sync, power
 off and read it back on the host with debugfs; a read-only drive refuses writes and stays unchanged; a write the guest flushed survives kill -9 of wisp.
 
-usage: virtio_blk.py WISP IMAGE ROOTFS_EXT4
+usage: virtio_blk.py WISP IMAGE ROOTFS_EXT4 [async]
+  async: every drive with io_engine Async (io_uring, several requests in flight)
 """
 import hashlib
 import os
@@ -16,12 +17,13 @@ sys.path.insert(0, os.path.dirname(__file__))
 from guest import Guest  # noqa: E402
 
 CMDLINE = "console=ttyS0 root=/dev/vda rw"
+ENGINE = ""  # ",async" for io_engine Async
 
 
 def boot(wisp, image, drives, name):
     argv = [wisp, "--kernel", image, "--mem", "256", "--timeout", "600", "--cmdline", CMDLINE]
     for d in drives:
-        argv += ["--drive", d]
+        argv += ["--drive", d + ENGINE]
     g = Guest(argv, name)
     g.expect(rb"wisp guest: init done", 300)
     g.send("\n")
@@ -71,7 +73,10 @@ def second_boot(wisp, image, root, scratch, token):
 
 
 def main():
+    global ENGINE
     wisp, image, rootfs = sys.argv[1:4]
+    if sys.argv[4:] == ["async"]:
+        ENGINE = ",async"
     tmp = tempfile.mkdtemp(prefix="wisp-blk-")
     try:
         root = os.path.join(tmp, "root.ext4")
@@ -95,7 +100,7 @@ def main():
         with open(scratch, "rb") as f:
             head = f.read(64)
         assert head.startswith(f"{token}-raw\n".encode()), f"flushed write lost after kill -9: {head!r}"
-        print(f"\nvirtio_blk: OK in {time.monotonic() - t0:.1f}s (ext4 root on vda, debugfs read-back, "
+        print(f"\nvirtio_blk{ENGINE}: OK in {time.monotonic() - t0:.1f}s (ext4 root on vda, debugfs read-back, "
               "read-only refused, flush survives kill -9)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

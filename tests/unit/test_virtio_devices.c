@@ -205,7 +205,7 @@ struct blk_fix {
 	char path[64];
 };
 
-static int blk_open(void **state, bool ro)
+static int blk_open(void **state, bool ro, bool async)
 {
 	struct blk_fix *f = calloc(1, sizeof(*f));
 	f->g = fake_guest__new();
@@ -220,6 +220,8 @@ static int blk_open(void **state, bool ro)
 	close(fd);
 	if (virtio_blk__init(&f->blk, &f->g->bus, fake_guest__irq(f->g), f->path, ro, "test-disk-id") < 0)
 		return -1;
+	if (async && virtio_blk__use_async(&f->blk) < 0)
+		return -1;
 	if (drv_init(f->g, &f->blk.vdev, F_V1 | (1ull << VIRTIO_F_INDIRECT_DESC)) != ALIVE)
 		return -1;
 	*state = f;
@@ -228,12 +230,17 @@ static int blk_open(void **state, bool ro)
 
 static int blk_setup(void **state)
 {
-	return blk_open(state, false);
+	return blk_open(state, false, false);
+}
+
+static int blk_setup_async(void **state)
+{
+	return blk_open(state, false, true);
 }
 
 static int blk_setup_ro(void **state)
 {
-	return blk_open(state, true);
+	return blk_open(state, true, false);
 }
 
 static int blk_teardown(void **state)
@@ -264,6 +271,8 @@ static uint8_t blk_req(struct blk_fix *f, uint32_t type, uint64_t sector, uint32
 	uint16_t before = used_idx(f->g, 0);
 	offer(f->g, 0, 0);
 	kick(d, 0);
+	if (f->blk.aio)
+		virtio_blk__async_wait(&f->blk);
 	assert_int_equal(used_idx(f->g, 0), (uint16_t)(before + 1));
 	uint32_t id;
 	used_elem(f->g, 0, before, &id, used_len);
@@ -376,6 +385,8 @@ static void test_blk_indirect_scatter(void **state)
 	put_desc(f->g, G_DESC(0), 5, table, 4 * 16, VIRTQ_DESC_F_INDIRECT, 0);
 	offer(f->g, 0, 5);
 	kick(d, 0);
+	if (f->blk.aio)
+		virtio_blk__async_wait(&f->blk);
 	assert_int_equal(*(uint8_t *)gptr(f->g, STATUS), 0);
 	assert_int_equal(*(uint8_t *)gptr(f->g, DATA + 299), 2);
 	assert_int_equal(*(uint8_t *)gptr(f->g, DATA + 0x2000 + 211), 2); /* byte 511 of sector 2 */
@@ -419,6 +430,8 @@ static void test_blk_rate_limited(void **state)
 	u = (struct ratelimit_update){ TBUCKET_KEEP, TBUCKET_OFF, { { 0 }, { 0 } } };
 	virtio_blk__update_limiter(&f->blk, &u);
 	virtio_dev__process(d); /* the update kicked the queue */
+	if (f->blk.aio)
+		virtio_blk__async_wait(&f->blk);
 	assert_int_equal(used_idx(f->g, 0), 2);
 	assert_int_equal(*(uint8_t *)gptr(f->g, DATA), 2);
 }
@@ -449,6 +462,72 @@ static void test_blk_set_backing(void **state)
 	assert_int_equal(*(uint8_t *)gptr(f->g, DATA), 0x42);
 	assert_int_equal(blk_req(f, 0, 4 * DISK_BYTES / 512 - 1, 512, &used), 0); /* the new end is in range */
 	unlink(path);
+}
+
+/* Async: many requests in flight at once (each its own chain), all answered, each with its own data. */
+static void test_blk_async_many(void **state)
+{
+	struct blk_fix *f = *state;
+	struct virtio_dev *d = &f->blk.vdev;
+	enum { N = 8 }; /* the whole queue, each an indirect table of three */
+	for (unsigned i = 0; i < N; i++) {
+		uint64_t hdr = HDR + 16 * i, data = DATA + 512 * i, st = STATUS + i, table = G_BUF + 0x20000 + 64 * i;
+		uint32_t h[4] = { 0, 0, i * 3 % (DISK_BYTES / 512), 0 };
+		memcpy(gptr(f->g, hdr), h, sizeof(h));
+		*(uint8_t *)gptr(f->g, st) = 0xff;
+		put_desc(f->g, table, 0, hdr, 16, VIRTQ_DESC_F_NEXT, 1);
+		put_desc(f->g, table, 1, data, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+		put_desc(f->g, table, 2, st, 1, VIRTQ_DESC_F_WRITE, 0);
+		put_desc(f->g, G_DESC(0), i, table, 3 * 16, VIRTQ_DESC_F_INDIRECT, 0);
+		offer(f->g, 0, (uint16_t)i);
+	}
+	kick(d, 0);
+	virtio_blk__async_wait(&f->blk);
+	assert_int_equal(used_idx(f->g, 0), N);
+	for (unsigned i = 0; i < N; i++) {
+		assert_int_equal(*(uint8_t *)gptr(f->g, STATUS + i), 0);
+		assert_int_equal(*(uint8_t *)gptr(f->g, DATA + 512 * i + 100), i * 3 % (DISK_BYTES / 512));
+	}
+	assert_int_equal(virtio_blk__stats(&f->blk).reads, N);
+}
+
+/* Async: a write, a flush, then a kill -9 of nothing: the data is in the file, read back through the ring. */
+static void test_blk_async_write_flush(void **state)
+{
+	struct blk_fix *f = *state;
+	uint32_t used;
+	memset(gptr(f->g, DATA), 0x6b, 1024);
+	assert_int_equal(blk_req(f, 1, 9, 1024, &used), 0);
+	assert_int_equal(used, 1);
+	assert_int_equal(blk_req(f, 4, 0, 0, &used), 0);
+	assert_int_equal(virtio_blk__stats(&f->blk).flushes, 1);
+	int fd = open(f->path, O_RDONLY);
+	uint8_t b = 0;
+	assert_int_equal(pread(fd, &b, 1, 10 * 512 + 7), 1);
+	close(fd);
+	assert_int_equal(b, 0x6b);
+	assert_int_equal(blk_req(f, 0, DISK_BYTES / 512 - 1, 1024, &used), 1); /* out of range: refused at once */
+	assert_int_equal(blk_req(f, 8, 0, 20, &used), 0);			    /* GET_ID answered at once */
+	assert_memory_equal(gptr(f->g, DATA), "test-disk-id", 12);
+}
+
+/* Async: a device reset with requests in flight: they complete into nothing, the queue starts afresh. */
+static void test_blk_async_reset_in_flight(void **state)
+{
+	struct blk_fix *f = *state;
+	struct virtio_dev *d = &f->blk.vdev;
+	uint32_t h[4] = { 0, 0, 1, 0 };
+	memcpy(gptr(f->g, HDR), h, sizeof(h));
+	put_desc(f->g, G_DESC(0), 0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+	put_desc(f->g, G_DESC(0), 1, DATA, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	put_desc(f->g, G_DESC(0), 2, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
+	offer(f->g, 0, 0);
+	wr(d, R_QUEUE_NOTIFY, 0);
+	virtio_dev__process(d);
+	wr(d, R_STATUS, 0); /* reset before the completion is reaped */
+	virtio_blk__async_wait(&f->blk);
+	assert_int_equal(used_idx(f->g, 0), 0);
+	assert_int_equal(virtio_blk__stats(&f->blk).reads, 0);
 }
 
 /* ---- virtio-net over a socketpair (one frame per message, like a TAP fd) ---- */
@@ -665,6 +744,15 @@ int main(void)
 		T(test_blk_read_only, blk_setup_ro, blk_teardown),
 		T(test_blk_rate_limited, blk_setup, blk_teardown),
 		T(test_blk_set_backing, blk_setup, blk_teardown),
+		T(test_blk_read, blk_setup_async, blk_teardown),
+		T(test_blk_write_then_read, blk_setup_async, blk_teardown),
+		T(test_blk_out_of_range, blk_setup_async, blk_teardown),
+		T(test_blk_indirect_scatter, blk_setup_async, blk_teardown),
+		T(test_blk_rate_limited, blk_setup_async, blk_teardown),
+		T(test_blk_set_backing, blk_setup_async, blk_teardown),
+		T(test_blk_async_many, blk_setup_async, blk_teardown),
+		T(test_blk_async_write_flush, blk_setup_async, blk_teardown),
+		T(test_blk_async_reset_in_flight, blk_setup_async, blk_teardown),
 		T(test_net_config, net_setup, net_teardown),
 		T(test_net_tx, net_setup, net_teardown),
 		T(test_net_tx_runt, net_setup, net_teardown),

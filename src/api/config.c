@@ -5,10 +5,10 @@
 #include "api/parse.h"
 
 /* Sections of Firecracker's document that wisp cannot provide yet: refused when present. */
-static const char *const unsupported[] = { "mmds-config", "cpu-config", "pmem", "memory-hotplug", NULL };
-static const char *const known[] = { "boot-source", "machine-config", "drives", "network-interfaces", "logger",
-				     "metrics",	    "entropy",	      "serial", "vsock",		  "balloon",
-				     NULL };
+static const char *const unsupported[] = { "cpu-config", "pmem", "memory-hotplug", NULL };
+static const char *const known[] = { "boot-source", "machine-config", "drives",	 "network-interfaces",
+				     "logger",	    "metrics",	      "entropy", "serial",
+				     "vsock",	    "balloon",	      "mmds-config", NULL };
 
 static bool in(const char *const *list, const char *s)
 {
@@ -59,6 +59,10 @@ static int apply_one(struct controller *c, const char *name, const cJSON *s, cha
 		struct entropy_cfg e;
 		return api_parse__entropy(s, &e, why, n) < 0 ? -1 : controller__set_entropy(c, &e, why, n);
 	}
+	if (!strcmp(name, "mmds-config")) {
+		struct mmds_cfg m;
+		return api_parse__mmds_config(s, &m, why, n) < 0 ? -1 : controller__set_mmds_config(c, &m, why, n);
+	}
 	struct serial_cfg sc;
 	return api_parse__serial(s, &sc, why, n) < 0 ? -1 : controller__set_serial(c, &sc, why, n);
 }
@@ -67,8 +71,8 @@ int api_config__apply(struct controller *c, const char *text, size_t len, char *
 {
 	/* The order Firecracker applies them in: logging first, so the rest is logged. */
 	static const char *const order[] = { "logger",	"metrics", "machine-config", "boot-source", "drives",
-					     "network-interfaces", "entropy", "vsock", "balloon", "serial",
-					     NULL };
+					     "network-interfaces", "mmds-config", "entropy", "vsock", "balloon",
+					     "serial", NULL };
 	char why[1024];
 	cJSON *doc = api_json__parse(text, len, why, sizeof(why));
 	if (!doc) {

@@ -1,6 +1,7 @@
 /* Request bodies -> config structs: strict field sets, types and required fields. */
 #include "api/parse.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -460,6 +461,39 @@ int api_parse__metrics(const cJSON *j, struct metrics_cfg *out, char *err, size_
 		snprintf(out->prop_values[out->nprops], RES_PROP_MAX, "%s", it->valuestring);
 		out->nprops++;
 	}
+	return 0;
+}
+
+static const char *const mmds_versions[] = { "V1", "V2", NULL };
+
+int api_parse__mmds_config(const cJSON *j, struct mmds_cfg *out, char *err, size_t n)
+{
+	struct pctx p = { err, n, "" };
+	struct fld f[] = { F("version"), F("network_interfaces"), F("ipv4_address"), F("imds_compat") };
+	int version = 0;
+	char ip[32] = "169.254.169.254";
+	memset(out, 0, sizeof(*out));
+	if (take(&p, j, f, NF(f)) < 0 || get_enum(&p, &f[0], false, mmds_versions, false, &version, NULL) < 0 ||
+	    get_str(&p, &f[2], false, ip, sizeof(ip), NULL) < 0 || get_bool(&p, &f[3], false, &out->imds_compat, NULL) < 0)
+		return -1;
+	if (!f[1].v)
+		return missing(&p, &f[1]);
+	if (!cJSON_IsArray(f[1].v))
+		return wrong(&p, &f[1], "a sequence");
+	for (const cJSON *it = f[1].v->child; it; it = it->next) {
+		if (!cJSON_IsString(it) || strlen(it->valuestring) > RES_ID_MAX)
+			return fail(&p, "invalid value in `network_interfaces`: expected interface ids (strings of at most "
+					"%d bytes)",
+				    RES_ID_MAX);
+		if (out->nifaces == RES_MAX_DEVICES)
+			return fail(&p, "invalid value for `network_interfaces`: more than %d interfaces", RES_MAX_DEVICES);
+		snprintf(out->ifaces[out->nifaces++], sizeof(out->ifaces[0]), "%s", it->valuestring);
+	}
+	struct in_addr a;
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return fail(&p, "invalid value for `ipv4_address`: `%s` is not an IPv4 address", ip);
+	out->ipv4 = ntohl(a.s_addr);
+	out->version = (unsigned)version + 1;
 	return 0;
 }
 

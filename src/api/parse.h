@@ -29,6 +29,8 @@ int api_parse__entropy(const cJSON *j, struct entropy_cfg *out, char *err, size_
 int api_parse__serial(const cJSON *j, struct serial_cfg *out, char *err, size_t n);
 int api_parse__logger(const cJSON *j, struct logger_cfg *out, char *err, size_t n);
 int api_parse__metrics(const cJSON *j, struct metrics_cfg *out, char *err, size_t n);
+/* PUT /mmds/config; ipv4_address defaults to 169.254.169.254, version to V1. */
+int api_parse__mmds_config(const cJSON *j, struct mmds_cfg *out, char *err, size_t n);
 int api_parse__vsock(const cJSON *j, struct vsock_cfg *out, char *err, size_t n);
 int api_parse__balloon(const cJSON *j, struct balloon_cfg *out, char *err, size_t n);
 /* PATCH /balloon {"amount_mib"}, PATCH /balloon/statistics {"stats_polling_interval_s"}. */

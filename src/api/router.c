@@ -213,6 +213,18 @@ static cJSON *vm_config_json(const struct vm_resources *r, struct logger *lg)
 	}
 	if (r->has_balloon)
 		cJSON_AddItemToObject(j, "balloon", balloon_json(&r->balloon));
+	if (r->has_mmds) {
+		cJSON *o = cJSON_AddObjectToObject(j, "mmds-config");
+		cJSON_AddStringToObject(o, "version", r->mmds.version == 2 ? "V2" : "V1");
+		cJSON *ifs = cJSON_AddArrayToObject(o, "network_interfaces");
+		for (unsigned i = 0; i < r->mmds.nifaces; i++)
+			cJSON_AddItemToArray(ifs, cJSON_CreateString(r->mmds.ifaces[i]));
+		char ip[16];
+		uint32_t a = r->mmds.ipv4;
+		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+		cJSON_AddStringToObject(o, "ipv4_address", ip);
+		cJSON_AddBoolToObject(o, "imds_compat", r->mmds.imds_compat);
+	}
 	if (r->has_logger) {
 		const struct logger_cfg *l = &r->logger;
 		cJSON *o = cJSON_AddObjectToObject(j, "logger");
@@ -565,13 +577,47 @@ static int put_snapshot(struct req *q, const char *what)
 	return rc;
 }
 
+/* ---- MMDS -------------------------------------------------------------------------------------------- */
+
+static int put_mmds(struct req *q, bool patch)
+{
+	char *text = cJSON_PrintUnformatted(q->body);
+	int rc = -1;
+	if (!text)
+		snprintf(q->err, sizeof(q->err), "Out of memory.");
+	else
+		rc = patch ? controller__mmds_patch(q->r->c, text, q->err, sizeof(q->err))
+			   : controller__mmds_put(q->r->c, text, q->err, sizeof(q->err));
+	free(text);
+	return rc;
+}
+
+static int put_mmds_config(struct req *q)
+{
+	struct mmds_cfg m;
+	if (api_parse__mmds_config(q->body, &m, q->err, sizeof(q->err)) < 0)
+		return bad_body(q);
+	return controller__set_mmds_config(q->r->c, &m, q->err, sizeof(q->err));
+}
+
+static void get_mmds(struct api_router *r, struct api_response *out)
+{
+	char err[ERR_MAX] = "";
+	char *s = controller__mmds_get(r->c, err, sizeof(err));
+	if (!s) {
+		api_response__fault(out, 400, err);
+		return;
+	}
+	out->status = 200;
+	out->body = s;
+}
+
 /* ---- dispatch ---------------------------------------------------------------------------------------- */
 
 /* Firecracker resources wisp does not provide yet, with the reason given to the client. */
 static const struct {
 	const char *resource, *what;
 } unsupported[] = {
-	{ "mmds", "The microVM metadata service (MMDS)" },
 	{ "cpu-config", "Custom CPU templates" },
 	{ "pmem", "Persistent memory (pmem) devices" },
 	{ "hotplug", "Memory hot-plugging" },
@@ -652,6 +698,8 @@ void api_router__handle(struct api_router *r, const char *method, const char *pa
 		} else if (!strcmp(p0, "vm") && p1 && !strcmp(p1, "config") && !p2) {
 			count(r, CNT_GET_VM_CONFIG);
 			get_config(r, false, out);
+		} else if (!strcmp(p0, "mmds") && !p1) {
+			get_mmds(r, out);
 		} else if (!strcmp(p0, "balloon") &&
 			   (!p1 || (!strcmp(p1, "statistics") && !p2) ||
 			    (!strcmp(p1, "hinting") && p2 && !strcmp(p2, "status")))) {
@@ -729,6 +777,11 @@ void api_router__handle(struct api_router *r, const char *method, const char *pa
 		count(r, CNT_PATCH_BALLOON);
 		rq->id = NULL;
 		respond(rq, patch_balloon(rq, p1, p2), CNT_PATCH_BALLOON_FAILS);
+	} else if ((put || patch) && !strcmp(p0, "mmds") && one) {
+		respond(rq, put_mmds(rq, patch), CNT_MAX);
+	} else if (put && !strcmp(p0, "mmds") && two && !strcmp(p1, "config")) {
+		rq->id = NULL;
+		respond(rq, put_mmds_config(rq), CNT_MAX);
 	} else if (put && !strcmp(p0, "snapshot") && two && (!strcmp(p1, "create") || !strcmp(p1, "load"))) {
 		count(r, CNT_PUT_SNAPSHOT);
 		rq->id = NULL;

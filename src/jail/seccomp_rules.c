@@ -195,6 +195,9 @@ static const struct sc_rule io[] = {
 	CALL(timerfd_settime, "vsock credit updates, balloon statistics polling, rate limiters waking a queue"),
 	CALL(sysinfo, "glibc's qsort sizing its buffer (balloon: sorting page frame numbers)"),
 	CALL(io_uring_enter, "virtio-blk Async: submit requests"),
+	RULE(shutdown, "MMDS: libslirp shuts down its guest forward's socket, which has no descriptor (-1: EBADF)",
+	     EQ(0, -1)),
+	RULE(close, "MMDS: libslirp closes its guest forward's socket, which has no descriptor (-1: EBADF)", EQ(0, -1)),
 };
 
 /* The serial console's input thread. */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -52,6 +53,15 @@ static void net_rx(struct virtio_net *n)
 {
 	bool any = false;
 	for (;;) {
+		if (!n->rx_len && n->inject_count) { /* the filter's answers first */
+			unsigned i = n->inject_head;
+			memcpy(n->rx_frame + VIRTIO_NET_HDR_SIZE, n->inject[i], n->inject_len[i]);
+			n->rx_len = VIRTIO_NET_HDR_SIZE + n->inject_len[i];
+			free(n->inject[i]);
+			n->inject[i] = NULL;
+			n->inject_head = (i + 1) % VIRTIO_NET_INJECT_MAX;
+			n->inject_count--;
+		}
 		if (!n->rx_len) {
 			ssize_t r = read(n->fd, n->rx_frame, sizeof(n->rx_frame));
 			if (r < 0 && errno == EINTR)
@@ -87,6 +97,10 @@ static void transmit(struct virtio_net *n, struct virtq_chain *c)
 	size_t len = c->out_len - VIRTIO_NET_HDR_SIZE;
 	iov[0] = (struct iovec){ (void *)tx_header, VIRTIO_NET_HDR_SIZE };
 	unsigned k = iov__slice(c->iov, c->nout, VIRTIO_NET_HDR_SIZE, len, iov + 1, VIRTQ_MAX_SIZE);
+	if (n->filter.tx && n->filter.tx(n->filter.opaque, iov + 1, k, len)) {
+		n->stats.tx_filtered++;
+		return;
+	}
 	ssize_t r;
 	do
 		r = writev(n->fd, iov, (int)k + 1);
@@ -131,8 +145,40 @@ static void net_activate(struct virtio_dev *d)
 	virtio_dev__kick(d, RXQ);
 }
 
+static void drop_injected(struct virtio_net *n)
+{
+	for (unsigned i = 0; i < VIRTIO_NET_INJECT_MAX; i++) {
+		free(n->inject[i]);
+		n->inject[i] = NULL;
+	}
+	n->inject_head = n->inject_count = 0;
+}
+
+void virtio_net__set_filter(struct virtio_net *n, const struct virtio_net_filter *f)
+{
+	pthread_mutex_lock(&n->vdev.lock);
+	n->filter = *f;
+	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+bool virtio_net__inject(struct virtio_net *n, const void *frame, size_t len)
+{
+	uint8_t *copy = len && len <= VIRTIO_NET_MAX_FRAME && n->inject_count < VIRTIO_NET_INJECT_MAX ? malloc(len) : NULL;
+	if (!copy) {
+		n->stats.rx_dropped++;
+		return false;
+	}
+	memcpy(copy, frame, len);
+	unsigned i = (n->inject_head + n->inject_count++) % VIRTIO_NET_INJECT_MAX;
+	n->inject[i] = copy;
+	n->inject_len[i] = len;
+	virtio_dev__kick(&n->vdev, RXQ);
+	return true;
+}
+
 static void net_reset(struct virtio_dev *d)
 {
+	drop_injected((struct virtio_net *)d);
 	((struct virtio_net *)d)->rx_len = 0;
 	((struct virtio_net *)d)->rx_paid = false;
 }
@@ -180,6 +226,7 @@ int virtio_net__init(struct virtio_net *n, const struct rv_bus *bus, struct irq_
 
 void virtio_net__exit(struct virtio_net *n)
 {
+	drop_injected(n);
 	virtio_dev__exit(&n->vdev);
 	ratelimit__exit(&n->rx_limiter);
 	ratelimit__exit(&n->tx_limiter);

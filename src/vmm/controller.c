@@ -35,6 +35,7 @@ void controller__init(struct controller *c, const char *id, int console_in, int 
 	c->console_out = console_out;
 	c->serial_fd = -1;
 	resources__init(&c->res);
+	mmds__init(&c->mmds, 0);
 }
 
 static void unregister_metrics(struct controller *c)
@@ -54,6 +55,7 @@ void controller__exit(struct controller *c)
 	if (c->serial_fd >= 0)
 		close(c->serial_fd);
 	c->serial_fd = -1;
+	mmds__exit(&c->mmds);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->lock);
 }
@@ -145,6 +147,47 @@ int controller__set_logger(struct controller *c, const struct logger_cfg *l, cha
 int controller__set_metrics(struct controller *c, const struct metrics_cfg *m, char *err, size_t n)
 {
 	PRE_BOOT(c, err, n, resources__set_metrics(&c->res, c->metrics, m, c->id, err, n));
+}
+
+static int set_mmds_locked(struct controller *c, const struct mmds_cfg *m, char *err, size_t n)
+{
+	if (resources__set_mmds(&c->res, m, err, n) < 0)
+		return -1;
+	mmds__configure(&c->mmds, m->version == 2 ? MMDS_V2 : MMDS_V1, m->imds_compat);
+	return 0;
+}
+
+int controller__set_mmds_config(struct controller *c, const struct mmds_cfg *m, char *err, size_t n)
+{
+	PRE_BOOT(c, err, n, set_mmds_locked(c, m, err, n));
+}
+
+static int mmds_usable(struct controller *c, char *err, size_t n)
+{
+	pthread_mutex_lock(&c->lock);
+	bool gone = c->state == VM_EXITED;
+	pthread_mutex_unlock(&c->lock);
+	if (gone)
+		snprintf(err, n, "The microVM has stopped.");
+	return gone ? -1 : 0;
+}
+
+int controller__mmds_put(struct controller *c, const char *json, char *err, size_t n)
+{
+	return mmds_usable(c, err, n) < 0 ? -1 : mmds__put(&c->mmds, json, err, n);
+}
+
+int controller__mmds_patch(struct controller *c, const char *json, char *err, size_t n)
+{
+	return mmds_usable(c, err, n) < 0 ? -1 : mmds__patch(&c->mmds, json, err, n);
+}
+
+char *controller__mmds_get(struct controller *c, char *err, size_t n)
+{
+	char *s = mmds_usable(c, err, n) < 0 ? NULL : mmds__get(&c->mmds);
+	if (!s && !*err)
+		snprintf(err, n, "Out of memory.");
+	return s;
 }
 
 int controller__set_vsock(struct controller *c, const struct vsock_cfg *v, char *err, size_t n)
@@ -691,8 +734,12 @@ static int build_devices(struct controller *c, char *err, size_t n)
 	}
 	for (unsigned i = 0; i < r->nnets; i++) {
 		const struct net_cfg *nc = &r->nets[i];
+		bool mmds = false;
+		for (unsigned k = 0; r->has_mmds && k < r->mmds.nifaces; k++)
+			mmds |= !strcmp(r->mmds.ifaces[k], nc->iface_id);
 		struct net_config nd = { .tap = nc->host_dev_name,
 					 .has_mac = nc->has_guest_mac,
+					 .mmds = mmds,
 					 .rx_limit = limit_of(&nc->rx_rate_limiter),
 					 .tx_limit = limit_of(&nc->tx_rate_limiter) };
 		memcpy(nd.mac, nc->guest_mac, sizeof(nd.mac));
@@ -702,6 +749,10 @@ static int build_devices(struct controller *c, char *err, size_t n)
 		}
 	}
 	c->devices.rng_limit = limit_of(&r->entropy.rate_limiter);
+	if (r->has_mmds) {
+		c->devices.mmds = &c->mmds;
+		c->devices.mmds_ipv4 = r->mmds.ipv4;
+	}
 	if (r->has_entropy && vmm_devices__add_rng(&c->devices) < 0) {
 		snprintf(err, n, "Cannot attach the entropy device: no free virtio-mmio slot");
 		return -1;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "mmds/mmds.h"
 #include "vmm/devices.h"
 #include "vmm/resources.h"
 #include "vmm/vmm.h"
@@ -65,6 +66,7 @@ struct controller {
 	struct vmm vmm;
 	struct logger *log;
 	struct metrics *metrics;
+	struct mmds mmds; /* the metadata store: any time through the API; its guest side at InstanceStart */
 	bool metrics_registered;
 	/* The per-vCPU metrics' handles (group "vcpuN"). */
 	struct controller_vcpu_ref {
@@ -113,6 +115,15 @@ int controller__update_balloon_stats(struct controller *c, uint32_t interval_s, 
 int controller__balloon_stats(struct controller *c, struct virtio_balloon_info *out, char *err, size_t n);
 int controller__balloon_hinting(struct controller *c, bool start, bool acknowledge_on_stop, char *err, size_t n);
 int controller__balloon_hinting_status(struct controller *c, struct virtio_balloon_info *out, char *err, size_t n);
+
+/*
+ * MMDS: its configuration (pre-boot; interfaces, address, version), and its document at any time before the
+ * microVM stops (PUT replaces, PATCH merges, GET returns it malloc'd; NULL with the reason).
+ */
+int controller__set_mmds_config(struct controller *c, const struct mmds_cfg *m, char *err, size_t n);
+int controller__mmds_put(struct controller *c, const char *json, char *err, size_t n);
+int controller__mmds_patch(struct controller *c, const char *json, char *err, size_t n);
+char *controller__mmds_get(struct controller *c, char *err, size_t n);
 
 /* Runtime updates (post-boot only). */
 int controller__update_drive(struct controller *c, const struct drive_update *u, char *err, size_t n);

@@ -279,7 +279,7 @@ static int create_block(struct vmm_devices *d, const struct block_config *c)
 	return add_window(d, &b->vdev) < 0 || virtio_blk__attach(b, &d->loop) < 0 ? -1 : 0;
 }
 
-static int create_net(struct vmm_devices *d, const struct net_config *c)
+static int create_net(struct vmm_devices *d, const struct net_config *c, struct mmds *mmds, uint32_t mmds_ip)
 {
 	int fd = tap__open(c->tap);
 	if (fd < 0)
@@ -293,7 +293,17 @@ static int create_net(struct vmm_devices *d, const struct net_config *c)
 	d->net[d->nnet++] = n;
 	struct ratelimit_update rx = set_all(&c->rx_limit), tx = set_all(&c->tx_limit);
 	virtio_net__update_limiters(n, &rx, &tx);
-	return add_window(d, &n->vdev) < 0 || virtio_net__attach(n, &d->loop) < 0 ? -1 : 0;
+	if (add_window(d, &n->vdev) < 0 || virtio_net__attach(n, &d->loop) < 0)
+		return -1;
+	if (!c->mmds || !mmds)
+		return 0;
+	struct mmds_stack *s = calloc(1, sizeof(*s));
+	if (!s || mmds_stack__init(s, mmds, mmds_ip) < 0) {
+		free(s);
+		return -1;
+	}
+	d->mmds[d->nnet - 1] = s;
+	return mmds_stack__attach(s, n, &d->loop);
 }
 
 static int create_rng(struct vmm_devices *d, const struct ratelimit_cfg *limit)
@@ -376,7 +386,7 @@ int vmm_devices__create(struct vmm_devices *d, struct machine *m, const struct v
 	}
 	for (unsigned i = 0; i < c->nnet; i++) {
 		errno = 0;
-		if (create_net(d, &c->net[i]) < 0)
+		if (create_net(d, &c->net[i], c->mmds, c->mmds_ipv4) < 0)
 			return failed(err, errlen, "the network interface on TAP", c->net[i].tap);
 	}
 	errno = 0;
@@ -442,6 +452,9 @@ void vmm_devices__exit(struct vmm_devices *d)
 		free(d->blk[i]);
 	}
 	for (unsigned i = 0; i < d->nnet; i++) {
+		if (d->mmds[i])
+			mmds_stack__exit(d->mmds[i]);
+		free(d->mmds[i]);
 		virtio_net__exit(d->net[i]);
 		free(d->net[i]);
 	}

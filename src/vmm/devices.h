@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "machine/machine.h"
+#include "mmds/stack.h"
 #include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
@@ -31,6 +32,7 @@ struct net_config {
 	bool has_mac;
 	uint8_t mac[6];
 	struct ratelimit_cfg rx_limit, tx_limit; /* zero = unlimited */
+	bool mmds;				 /* MMDS answers on this interface (vmm_devices_config.mmds) */
 };
 
 struct vsock_config {
@@ -46,6 +48,8 @@ struct vmm_devices_config {
 	unsigned nnet;
 	bool rng;
 	struct ratelimit_cfg rng_limit; /* zero = unlimited */
+	struct mmds *mmds;		/* the metadata store for interfaces with .mmds (borrowed), or NULL */
+	uint32_t mmds_ipv4;		/* its address, host order */
 	bool console; /* virtio-console (hvc0) on a new pseudo-terminal */
 	bool has_vsock;
 	struct vsock_config vsock;
@@ -83,6 +87,7 @@ struct vmm_devices {
 	struct virtio_blk *blk[VIRTIO_SLOTS];
 	unsigned nblk;
 	struct virtio_net *net[VIRTIO_SLOTS];
+	struct mmds_stack *mmds[VIRTIO_SLOTS]; /* per interface, NULL where MMDS is not reachable */
 	unsigned nnet;
 	struct virtio_rng *rng;
 	struct virtio_console *console;

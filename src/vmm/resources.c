@@ -283,6 +283,40 @@ int resources__set_entropy(struct vm_resources *r, const struct entropy_cfg *c, 
 	return 0;
 }
 
+int resources__set_mmds(struct vm_resources *r, const struct mmds_cfg *c, char *err, size_t n)
+{
+	if (!c->nifaces) {
+		snprintf(err, n, "The list of network interface IDs that allow forwarding MMDS requests is empty.");
+		return -1;
+	}
+	for (unsigned i = 0; i < c->nifaces; i++) {
+		if (!resources__net(r, c->ifaces[i])) {
+			snprintf(err, n, "The list of network interface IDs provided contains at least one ID that does "
+					 "not correspond to any existing network interface: %s.",
+				 c->ifaces[i]);
+			return -1;
+		}
+		for (unsigned k = 0; k < i; k++) {
+			if (!strcmp(c->ifaces[k], c->ifaces[i])) {
+				snprintf(err, n, "The network interface %s is listed twice for MMDS.", c->ifaces[i]);
+				return -1;
+			}
+		}
+	}
+	if ((c->ipv4 >> 16) != 0xa9fe || (c->ipv4 & 0xffff) == 0 || (c->ipv4 & 0xffff) == 0xffff) {
+		snprintf(err, n, "The MMDS IPv4 address must be a link-local unicast address (169.254.0.1 .. "
+				 "169.254.255.254).");
+		return -1;
+	}
+	if (c->version != 1 && c->version != 2) {
+		snprintf(err, n, "Invalid MMDS version.");
+		return -1;
+	}
+	r->mmds = *c;
+	r->has_mmds = true;
+	return 0;
+}
+
 int resources__set_vsock(struct vm_resources *r, const struct vsock_cfg *c, char *err, size_t n)
 {
 	if (c->guest_cid < 3) {

@@ -121,6 +121,15 @@ struct balloon_cfg {
 	bool free_page_hinting, free_page_reporting;
 };
 
+/* PUT /mmds/config: which interfaces reach MMDS, at which address, which version. */
+struct mmds_cfg {
+	unsigned version; /* 1 or 2 */
+	unsigned nifaces;
+	char ifaces[RES_MAX_DEVICES][RES_ID_MAX + 1];
+	uint32_t ipv4; /* host order; link-local 169.254.0.0/16 */
+	bool imds_compat;
+};
+
 struct serial_cfg {
 	char serial_out_path[RES_PATH_MAX]; /* "" = wisp's stdout */
 	bool has_rate_limiter;
@@ -159,6 +168,8 @@ struct vm_resources {
 	struct vsock_cfg vsock;
 	bool has_balloon;
 	struct balloon_cfg balloon;
+	bool has_mmds;
+	struct mmds_cfg mmds;
 	bool has_serial;
 	struct serial_cfg serial;
 	bool has_logger;
@@ -182,6 +193,8 @@ int resources__set_serial(struct vm_resources *r, const struct serial_cfg *c, ch
 /* The vsock socket path must not exist yet and its directory must. */
 int resources__set_vsock(struct vm_resources *r, const struct vsock_cfg *c, char *err, size_t n);
 int resources__set_balloon(struct vm_resources *r, const struct balloon_cfg *c, char *err, size_t n);
+/* Every listed interface must be configured (and listed once), the address link-local. */
+int resources__set_mmds(struct vm_resources *r, const struct mmds_cfg *c, char *err, size_t n);
 struct logger;
 struct metrics;
 /* Configure lg (the logger) or mx (the metrics registry) as c says, and remember c for GET /vm/config. */

@@ -713,7 +713,44 @@ def gen_balloon():
           + bl_range(4, 60, 4096, writable=False) + u8(0x88) + u8(10))
 
 
+# ---- mmds -----------------------------------------------------------------------------------------------
+
+def gen_mmds():
+    t = "mmds"
+    clean(t)
+
+    def chunks(data, size=17):
+        out = b""
+        for i in range(0, len(data), size):
+            out += u8(len(data[i:i + size])) + data[i:i + size]
+        return out
+    v1 = (b"GET /latest/meta-data/ami-id HTTP/1.1\r\nHost: x\r\n\r\n"
+          b"GET /latest/meta-data/ HTTP/1.1\r\nAccept: application/json\r\n\r\n"
+          b"GET /latest/meta-data/n HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+          b"GET /nope HTTP/1.0\r\n\r\n")
+    write(t, "v1", u8(0) + u8(0) + chunks(v1))
+    v2 = (b"GET /latest/meta-data/ami-id HTTP/1.1\r\n\r\n"
+          b"PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 21600\r\n\r\n"
+          b"PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 0\r\n\r\n"
+          b"PUT /latest/api/token HTTP/1.1\r\nX-Forwarded-For: 1.2.3.4\r\nX-metadata-token-ttl-seconds: 5\r\n\r\n"
+          b"GET /latest HTTP/1.1\r\nX-metadata-token: " + b"0" * 64 + b"\r\n\r\n")
+    write(t, "v2", u8(0) + u8(3) + chunks(v2, 5))
+    write(t, "malformed", u8(0) + u8(1) + chunks(b"GET\r\n\r\nGET / HTTP/2.0\r\n\r\nGET / HTTP/1.1\r\nbad\r\n\r\n"
+                                                b"GET / HTTP/1.1\r\nContent-Length: 99999\r\n\r\n"))
+
+    def doc(op, text):
+        return u8(op) + u16(len(text)) + text
+    write(t, "store", u8(1) + doc(0, b'{"latest":{"meta-data":{"a":"b","list":["x",{"b":"c"}]}}}')
+          + doc(1, b'{"latest":{"meta-data":{"a":null,"c":{"d":"e"}}}}') + doc(1, b'[1,2]') + doc(0, b'{bad')
+          + doc(1, b'{"x":' + b'"y' * 3000 + b'"}'))
+    arp = bytes(12) + b"\x08\x06" + bytes(24) + bytes([169, 254, 169, 254])
+    ip = bytes(12) + b"\x08\x00" + b"\x45" + bytes(15) + bytes([169, 254, 169, 254])
+    write(t, "frames", u8(2) + u16(len(arp)) + arp + u16(len(ip)) + ip + u16(3) + b"abc"
+          + u16(20) + b"\x52\x55\xa9\xfe\xa9\xfe" + bytes(6) + b"\x08\x06" + bytes(6))
+
+
 def main():
+    gen_mmds()
     gen_vsock()
     gen_balloon()
     gen_virtio()

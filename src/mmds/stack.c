@@ -42,10 +42,16 @@ bool mmds_stack__wants(const struct mmds_stack *s, const uint8_t *f, size_t len)
 	if (len < ETH_HLEN)
 		return false;
 	uint16_t type = be16(f + 12);
-	/* slirp's own MAC for the address (52:55 + the IPv4 address): its ARP replies and frames sent to it. */
-	bool to_us = f[0] == 0x52 && f[1] == 0x55 && be32(f + 2) == s->ip;
-	if (type == ETH_P_ARP)
-		return len >= ETH_HLEN + 28 && (be32(f + ETH_HLEN + 24) == s->ip || to_us);
+	/*
+	 * slirp's MACs are 52:55 + an IPv4 address: the MMDS address's, and its own (ip - 1, slirp's "host"),
+	 * from which it asks the guest's MAC when it has none (after a restore the guest may not ask first).
+	 */
+	uint32_t mac_ip = be32(f + 2);
+	bool to_us = f[0] == 0x52 && f[1] == 0x55 && (mac_ip == s->ip || mac_ip == s->ip - 1);
+	if (type == ETH_P_ARP) {
+		uint32_t target = len >= ETH_HLEN + 28 ? be32(f + ETH_HLEN + 24) : 0;
+		return len >= ETH_HLEN + 28 && (target == s->ip || (to_us && target == s->ip - 1));
+	}
 	if (type == ETH_P_IP)
 		return len >= ETH_HLEN + 20 && (f[ETH_HLEN] >> 4) == 4 && be32(f + ETH_HLEN + 16) == s->ip;
 	return false;
@@ -220,7 +226,7 @@ int mmds_stack__init(struct mmds_stack *s, struct mmds *m, uint32_t ipv4)
 		.in_enabled = true,
 		.vnetwork = addr(0),
 		.vnetmask = addr(0),
-		.vhost = addr(ipv4 - 1),
+		.vhost = addr(ipv4 - 1), /* slirp's own address: see mmds_stack__wants */
 		.vdhcp_start = addr(ipv4 - 3),
 		.vnameserver = addr(ipv4 - 2),
 		.disable_host_loopback = true,

@@ -8,11 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mmds/mmds.h"
 #include "snapshot/format.h"
 #include "snapshot/state.h"
 
 #define V_MEMORY 1
-#define V_DEVCFG 2 /* 2 added vsock and balloon; 1 is read too */
+#define V_DEVCFG 3 /* 2 added vsock and balloon, 3 MMDS; older ones are read too */
+#define MMDS_DOC_MAX (1u << 20)
 #define DEV_PATH_MAX 4096
 #define DEV_NAME_MAX 64
 
@@ -28,6 +30,11 @@ struct devcfg_store {
 	char blk_id[VIRTIO_SLOTS][DEV_NAME_MAX];
 	char tap[VIRTIO_SLOTS][DEV_NAME_MAX];
 	char vsock_path[DEV_PATH_MAX];
+	/* MMDS (version 3): its document and configuration, restored into the load's store. */
+	bool has_mmds;
+	uint8_t mmds_version, mmds_compat;
+	uint32_t mmds_nets;
+	char *mmds_doc;
 };
 
 static void save_devcfg(struct snap_writer *w, const struct vmm_devices_config *c)
@@ -63,6 +70,19 @@ static void save_devcfg(struct snap_writer *w, const struct vmm_devices_config *
 		snap_w__u32(w, b->stats_interval_s);
 		snap_w__u8(w, b->free_page_hinting);
 		snap_w__u8(w, b->free_page_reporting);
+	}
+	snap_w__u8(w, c->mmds != NULL);
+	if (c->mmds) {
+		uint32_t nets = 0;
+		for (unsigned i = 0; i < c->nnet; i++)
+			nets |= (uint32_t)c->net[i].mmds << i;
+		char *doc = mmds__get(c->mmds);
+		snap_w__u32(w, c->mmds_ipv4);
+		snap_w__u8(w, (uint8_t)c->mmds->version);
+		snap_w__u8(w, c->mmds->imds_compat);
+		snap_w__u32(w, nets);
+		snap_w__str(w, doc ? doc : "{}");
+		free(doc);
 	}
 	snap_w__end(w);
 }
@@ -140,7 +160,23 @@ static int parse_devcfg(const struct snap_file *f, struct devcfg_store *d, char 
 	}
 	c->has_vsock = vsock;
 	c->has_balloon = balloon;
-	if (!snap_r__done(&r) || rng > 1 || console > 1 || vsock > 1 || balloon > 1 ||
+	uint8_t mmds = sec->version >= 3 ? snap_r__u8(&r) : 0;
+	if (mmds == 1) {
+		c->mmds_ipv4 = snap_r__u32(&r);
+		d->mmds_version = snap_r__u8(&r);
+		d->mmds_compat = snap_r__u8(&r);
+		d->mmds_nets = snap_r__u32(&r);
+		d->mmds_doc = malloc(MMDS_DOC_MAX);
+		bool null_doc;
+		if (!d->mmds_doc || !snap_r__str(&r, d->mmds_doc, MMDS_DOC_MAX, &null_doc) || null_doc ||
+		    (d->mmds_version != MMDS_V1 && d->mmds_version != MMDS_V2) || d->mmds_compat > 1 ||
+		    (d->mmds_nets >> c->nnet) != 0)
+			goto bad;
+		for (unsigned i = 0; i < c->nnet; i++)
+			c->net[i].mmds = (d->mmds_nets >> i) & 1;
+		d->has_mmds = true;
+	}
+	if (!snap_r__done(&r) || mmds > 1 || rng > 1 || console > 1 || vsock > 1 || balloon > 1 ||
 	    c->nblock + c->nnet + rng + console + vsock + balloon > VIRTIO_SLOTS)
 		goto bad;
 	return 0;
@@ -193,6 +229,7 @@ static int override_devcfg(struct devcfg_store *d, const struct vmm_devices_conf
 		snprintf(d->tap[i], DEV_NAME_MAX, "%s", o->net[i].tap);
 		d->cfg.net[i] = o->net[i];
 		d->cfg.net[i].tap = d->tap[i];
+		d->cfg.net[i].mmds = (d->mmds_nets >> i) & 1; /* the guest's interfaces keep their MMDS */
 	}
 	return 0;
 }
@@ -390,6 +427,13 @@ int snapshot__load(struct vmm *v, const struct snapshot_load_params *p, char *er
 		if (!p->mem[i] || snap_mem__check(p->mem[i], s->info.ram_size, err, n) < 0)
 			goto out;
 
+	/* MMDS comes back in the load's store (none given, e.g. --restore: the interfaces come back without it). */
+	if (dev->has_mmds && p->mmds) {
+		dev->cfg.mmds = p->mmds;
+	} else {
+		dev->cfg.mmds = NULL;
+	}
+
 	/* Build the machine as it was, with nothing loaded. */
 	struct machine_config mc = {
 		.mem_mib = s->info.ram_size >> 20,
@@ -447,6 +491,13 @@ int snapshot__load(struct vmm *v, const struct snapshot_load_params *p, char *er
 	}
 	if (!p->resume)
 		vmm__pause(v); /* returns once the harts are parked */
+	if (dev->cfg.mmds) {
+		mmds__configure(dev->cfg.mmds, dev->mmds_version == 2 ? MMDS_V2 : MMDS_V1, dev->mmds_compat);
+		if (mmds__put(dev->cfg.mmds, dev->mmds_doc, why, sizeof(why)) < 0)
+			fprintf(stderr, "wisp: the snapshot's MMDS document is not restored: %s\n", why);
+	}
+	free(dev->mmds_doc); /* in the store now */
+	dev->mmds_doc = NULL;
 	rc = 0;
 	v->devices_cfg_owned = dev; /* the vmm's from now on */
 	dev = NULL;
@@ -457,6 +508,8 @@ out:
 	if (have_file)
 		snap_file__free(&f);
 	free(s);
+	if (dev)
+		free(dev->mmds_doc);
 	free(dev);
 	return rc;
 }

@@ -54,6 +54,8 @@ struct snapshot_load_params {
 	/* vsock_override: the restored vsock device listens here instead of the snapshot's uds_path. */
 	const char *vsock_uds_path;
 	struct logger *log; /* the restored machine's logger (its boot timer); may be NULL */
+	/* Where the snapshot's MMDS document and configuration go (the controller's store); NULL: not restored. */
+	struct mmds *mmds;
 };
 
 /* Take a snapshot of the paused VM v. Nothing changes on failure (no file replaced, dirty pages kept). */

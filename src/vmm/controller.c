@@ -978,6 +978,7 @@ static int load_locked(struct controller *c, const struct snapshot_load_cfg *s, 
 		.devices = has_own ? own : NULL,
 		.vsock_uds_path = s->has_vsock_override ? s->vsock_uds_path : NULL,
 		.log = c->log,
+		.mmds = &c->mmds,
 	};
 	char why[2048];
 	if (snapshot__load(&c->vmm, &p, why, sizeof(why)) < 0) {

@@ -5,6 +5,8 @@ usage: mmds.py SCENARIO WISP IMAGE INITRD
   v1  PUT /mmds before boot; the guest GETs IMDS text and JSON (Accept: application/json), a PATCH through the
       API is seen by the next request, an unknown path is 404, a POST is refused; the interface that is not
       listed in /mmds/config does not reach MMDS (its frames go to its TAP, nobody answers)
+  snapshot  V1: a PATCHed document, pause, PUT /snapshot/create, kill; a new wisp loads the snapshot: the guest
+      reads the same document over the same interface, GET /mmds returns it
   v2  a GET without a token is refused (401); a token from PUT /latest/api/token (busybox nc: wget cannot PUT)
       opens GETs; it expires after its TTL; an X-Forwarded-For token request is refused
 
@@ -38,7 +40,7 @@ def in_ns(ns, *argv):
 
 def wget(g, path, expect_rx, headers=(), timeout=60):
     hdr = "".join(f" --header '{h}'" for h in headers)
-    return g.run(f"wget -q -T 5 -O -{hdr} http://{MMDS}{path}; echo; echo WGET=$?", expect_rx, timeout)
+    return g.run(f"wget -q -T 5 -O -{hdr} http://{MMDS}{path}; r=$?; echo; echo WGET=$r", expect_rx, timeout)
 
 
 def boot(wisp, image, initrd, tmp, ns, version):
@@ -116,6 +118,31 @@ def scenario_v2(g, sock):
     wget(g, "/latest/meta-data/hostname", rb"\nwisp-guest\r?\nWGET=0", headers=[f"X-metadata-token: {tok}"])
 
 
+def scenario_snapshot(g, sock, wisp, tmp, ns):
+    wget(g, "/latest/meta-data/hostname", rb"\nwisp-guest\r?\nWGET=0")
+    expect(api(sock, "PATCH", "/mmds", {"latest": {"meta-data": {"hostname": "before-snapshot"}}}), 204)
+    expect(api(sock, "PATCH", "/vm", {"state": "Paused"}), 204)
+    state, mem = os.path.join(tmp, "vm.state"), os.path.join(tmp, "vm.mem")
+    expect(api(sock, "PUT", "/snapshot/create", {"snapshot_path": state, "mem_file_path": mem}), 204)
+    g.close()
+    os.unlink(sock)
+    sock2 = os.path.join(tmp, "clone.sock")
+    c = Guest(in_ns(ns, wisp, "--api-sock", sock2), "mmds-clone")
+    try:
+        wait_for(sock2)
+        expect(api(sock2, "PUT", "/snapshot/load", {"snapshot_path": state, "mem_backend": {
+            "backend_type": "File", "backend_path": mem}, "resume_vm": True}), 204)
+        doc = expect(api(sock2, "GET", "/mmds"), 200)
+        assert doc["latest"]["meta-data"]["hostname"] == "before-snapshot", doc
+        c.send("\n")
+        c.expect(rb"/ # ", 60)
+        wget(c, "/latest/meta-data/hostname", rb"\nbefore-snapshot\r?\nWGET=0")
+        wget(c, "/latest/meta-data/ami-id", rb"\nami-12345678\r?\nWGET=0")
+        poweroff(c)
+    finally:
+        c.close()
+
+
 def main():
     scenario, wisp, image, initrd = sys.argv[1:5]
     if os.geteuid() != 0:
@@ -131,9 +158,12 @@ def main():
             sh("ip", "-n", ns, "tuntap", "add", "dev", f"wispmd{i}", "mode", "tap")
             sh("ip", "-n", ns, "addr", "add", f"10.79.{i}.1/24", "dev", f"wispmd{i}")
             sh("ip", "-n", ns, "link", "set", f"wispmd{i}", "up")
-        g, sock = boot(wisp, image, initrd, tmp, ns, scenario.upper())
-        {"v1": scenario_v1, "v2": scenario_v2}[scenario](g, sock)
-        poweroff(g)
+        g, sock = boot(wisp, image, initrd, tmp, ns, "V2" if scenario == "v2" else "V1")
+        if scenario == "snapshot":
+            scenario_snapshot(g, sock, wisp, tmp, ns)
+        else:
+            {"v1": scenario_v1, "v2": scenario_v2}[scenario](g, sock)
+            poweroff(g)
         print(f"mmds-{scenario}: OK")
     finally:
         if g:

@@ -67,7 +67,9 @@ __attribute__((destructor)) static void remove_disk(void)
 		unlink(disk_path);
 }
 
-enum { DEV_BLK, DEV_BLK_RO, DEV_RNG, DEV_NET, DEV_CONSOLE, DEV_COUNT };
+/* NET_OFFLOAD: net offering checksum/TSO/mergeable buffers (hostile vnet headers, frames over many buffers);
+ * BLK_ASYNC: blk with io_engine Async (io_uring; completions reaped after each notification). */
+enum { DEV_BLK, DEV_BLK_RO, DEV_RNG, DEV_NET, DEV_CONSOLE, DEV_NET_OFFLOAD, DEV_BLK_ASYNC, DEV_COUNT };
 
 struct devs {
 	int kind;
@@ -140,14 +142,20 @@ static int create(struct devs *x, int kind)
 	switch (kind) {
 	case DEV_BLK:
 	case DEV_BLK_RO:
+	case DEV_BLK_ASYNC:
 		rc = virtio_blk__init(&x->u.blk, &bus, irq, disk_path, kind == DEV_BLK_RO, "fuzz-disk");
 		x->d = &x->u.blk.vdev;
+		if (rc == 0 && kind == DEV_BLK_ASYNC && virtio_blk__use_async(&x->u.blk) < 0) {
+			virtio_blk__exit(&x->u.blk);
+			rc = -1;
+		}
 		break;
 	case DEV_RNG:
 		rc = virtio_rng__init(&x->u.rng, &bus, irq);
 		x->d = &x->u.rng.vdev;
 		break;
-	case DEV_NET: {
+	case DEV_NET:
+	case DEV_NET_OFFLOAD: {
 		int sv[2];
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
 			return -1;
@@ -155,6 +163,8 @@ static int create(struct devs *x, int kind)
 		rc = virtio_net__init(&x->u.net, &bus, irq, sv[0], mac);
 		if (rc < 0)
 			close(sv[0]);
+		else if (kind == DEV_NET_OFFLOAD)
+			virtio_net__enable_offloads(&x->u.net);
 		x->peer = sv[1];
 		x->d = &x->u.net.vdev;
 		break;
@@ -187,9 +197,11 @@ static void destroy(struct devs *x, bool created)
 	if (created) {
 		switch (x->kind) {
 		case DEV_BLK:
-		case DEV_BLK_RO: virtio_blk__exit(&x->u.blk); break;
+		case DEV_BLK_RO:
+		case DEV_BLK_ASYNC: virtio_blk__exit(&x->u.blk); break;
 		case DEV_RNG: virtio_rng__exit(&x->u.rng); break;
-		case DEV_NET: virtio_net__exit(&x->u.net); break;
+		case DEV_NET:
+		case DEV_NET_OFFLOAD: virtio_net__exit(&x->u.net); break;
 		case DEV_CONSOLE: virtio_console__exit(&x->u.con); break;
 		}
 	}
@@ -270,15 +282,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			avail[1] = (uint16_t)(idx + 1);
 			wr(d, 0x050, q);
 			virtio_dev__process(d);
+			if (kind == DEV_BLK_ASYNC)
+				virtio_blk__async_wait(&x.u.blk);
 			break;
 		}
 		case 6: /* notify any queue number, then let the I/O thread run */
 			wr(d, 0x050, fz__u16(&f));
 			virtio_dev__process(d);
+			if (kind == DEV_BLK_ASYNC)
+				virtio_blk__async_wait(&x.u.blk);
 			break;
 		case 7: { /* host input: a frame for net, bytes for the console */
 			size_t len = fz__copy(&f, buf, fz__u16(&f) % sizeof(buf));
-			if (kind == DEV_NET) {
+			if (kind == DEV_NET || kind == DEV_NET_OFFLOAD) {
 				if (len && send(x.peer, buf, len, MSG_DONTWAIT) < 0)
 					break;
 				virtio_net__rx_event(&x.u.net);

@@ -578,7 +578,7 @@ def gen_virtio():
     t = "virtio"
     clean(t)
     common = (1 << 32) | (1 << 28) | (1 << 29)  # VERSION_1, INDIRECT_DESC, EVENT_IDX
-    blk, blk_ro, rng, net, con = range(5)
+    blk, blk_ro, rng, net, con, net_off, blk_async = range(7)
     # blk: read sector 1, write sector 2, flush, get-id, an unsupported type; header at where 0, data at 8.
     ops = vop_init(common | (1 << 9) | (1 << 6))
     for n, (typ, sector, dflags) in enumerate([(0, 1, 2), (1, 2, 0), (4, 0, 2), (8, 0, 2), (99, 0, 2)]):
@@ -590,6 +590,7 @@ def gen_virtio():
         ops += vop_offer(0, 3 * n)
     ops += u8(8) + u8(9) + u8(0x20) + u8(0x20 | 9) + u8(4)  # ack irq; config reads
     write(t, "blk-requests", u8(blk) + ops)
+    write(t, "blk-async-requests", u8(blk_async) + ops)
     write(t, "blk-ro-write", u8(blk_ro) + vop_init(common | (1 << 5)) + vop_ram(G_BUF, u32(1) + u32(0) + u64(0))
           + vop_desc(0, 0, 0, 16, 1, 1) + vop_desc(0, 1, 8, 512, 1, 2) + vop_desc(0, 2, 0x80, 1, 2, 0) + vop_offer(0, 0))
     # Indirect table: descriptor 0 points (INDIRECT) at 3 descriptors written into the buffer area.
@@ -605,6 +606,22 @@ def gen_virtio():
           + vop_ram(G_BUF, frame[:16]) + vop_ram(G_BUF + 16, frame[16:32]) + vop_desc(1, 0, 0, len(frame), 0, 0)
           + vop_offer(1, 0) + vop_desc(0, 0, 0x200, 1526, 2, 0) + vop_offer(0, 0)
           + u8(7) + u16(len(frame)) + frame + u8(7) + u16(3) + b"abc")
+    # Offloads: a TSO4 frame with a checksum request (valid), one with a UDP gso type and one whose checksum
+    # lies past its end (refused); a 3000-byte frame from the host over mergeable 1024-byte buffers.
+    feat = common | (1 << 5) | (1 << 16) | 0b1111110000011 | (1 << 15)
+    def vhdr(flags, gso, hdr_len, gso_size, cs, co):
+        return u8(flags) + u8(gso) + u16(hdr_len) + u16(gso_size) + u16(cs) + u16(co) + u16(0)
+    body = bytes([6, 0, 0xAC, 0x10, 0, 1, 6, 0, 0xAC, 0x10, 0, 2]) + b"\x08\x00" + bytes(50)
+    off_ops = vop_init(feat)
+    for i, h in enumerate([vhdr(1, 1, 54, 1448, 34, 16), vhdr(1, 3, 54, 1448, 34, 16), vhdr(1, 0, 0, 0, 60, 16)]):
+        fr = h + body
+        off_ops += (vop_ram(G_BUF + 0x100 * i, fr[:16]) + vop_ram(G_BUF + 0x100 * i + 16, fr[16:32])
+                    + vop_desc(1, i, 0x20 * i, len(fr), 0, 0) + vop_offer(1, i))
+    for i in range(4):
+        off_ops += vop_desc(0, i, 0x400 + 0x100 * i, 1024, 2, 0) + vop_offer(0, i)
+    big = vhdr(0, 0, 0, 0, 0, 0)[:12] + bytes([0xFF] * 6) + bytes(6) + b"\x08\x00" + bytes(2986)
+    off_ops += u8(7) + u16(len(big)) + big
+    write(t, "net-offload", u8(net_off) + off_ops)
     write(t, "console", u8(con) + vop_init(common) + vop_desc(0, 0, 0x200, 64, 2, 0) + vop_offer(0, 0)
           + u8(7) + u16(6) + b"hello\n" + vop_ram(G_BUF, b"out\n") + vop_desc(1, 0, 0, 4, 0, 0) + vop_offer(1, 0))
     # Raw transport: identity, feature windows, queue selection past the end, status games, reset.

@@ -18,6 +18,7 @@
 struct virtio_net_stats {
 	uint64_t rx_packets, rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped, errors;
 	uint64_t tx_filtered; /* frames the filter took (MMDS) */
+	uint64_t bad_headers; /* frames from the guest with a virtio-net header it may not send (dropped) */
 	uint64_t rx_throttled, tx_throttled; /* frames the rate limiters made wait */
 };
 
@@ -43,12 +44,28 @@ struct virtio_net {
 	uint8_t *inject[VIRTIO_NET_INJECT_MAX];	 /* frames for the guest from the filter, a FIFO */
 	size_t inject_len[VIRTIO_NET_INJECT_MAX];
 	unsigned inject_head, inject_count;
-	struct virtq_chain chain;
+	struct virtq_chain chain, chain2; /* chain2: the further buffers of a mergeable frame */
 	struct virtio_net_stats stats;
+	bool offloads;		/* the backend takes and gives checksum/segmentation offloads (virtio_net__enable_offloads) */
+	unsigned tap_offloads;	/* TAP_OFFLOAD_* bits set on the backend */
 };
 
-/* Open (or create) TAP interface `name` with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR. Prints and returns -1 on error. */
-int tap__open(const char *name);
+/*
+ * Open (or create) TAP interface `name` with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, no offloads yet. *offloads:
+ * whether it can do checksum and TCP segmentation offloads (TUNSETOFFLOAD). Prints and returns -1 on error.
+ */
+int tap__open(const char *name, bool *offloads);
+#define TAP_OFFLOAD_CSUM 1u
+#define TAP_OFFLOAD_TSO4 2u
+#define TAP_OFFLOAD_TSO6 4u
+#define TAP_OFFLOAD_ECN 8u
+/* What the TAP may hand us (TAP_OFFLOAD_* bits). -1 on error. */
+int tap__set_offloads(int fd, unsigned flags);
+/*
+ * May the guest send this virtio-net header (12 bytes) on a frame of frame_len bytes, given the features it
+ * negotiated? Checksum requests inside the frame, segmentation only of the kinds offered, sizes that fit.
+ */
+bool virtio_net__tx_header_ok(uint64_t features, const uint8_t *hdr, size_t frame_len);
 
 /* Take ownership of fd (non-blocking). mac may be NULL: a random locally administered address. */
 int virtio_net__init(struct virtio_net *n, const struct rv_bus *bus, struct irq_line irq, int fd,
@@ -59,6 +76,11 @@ int virtio_net__attach(struct virtio_net *n, struct ioloop *l);
 /* New rate limiter buckets for receive and/or transmit (either may be NULL; any thread). */
 void virtio_net__update_limiters(struct virtio_net *n, const struct ratelimit_update *rx,
 				 const struct ratelimit_update *tx);
+/*
+ * Offer checksum offload (both ways), TSO4/6 with ECN (both ways) and mergeable receive buffers: the backend
+ * (a TAP that said yes in tap__open) handles them. Before the guest sees the device.
+ */
+void virtio_net__enable_offloads(struct virtio_net *n);
 /* Put a filter in front of the backend (before the I/O thread runs). */
 void virtio_net__set_filter(struct virtio_net *n, const struct virtio_net_filter *f);
 /* A frame for the guest from the filter (lock held, I/O thread); false if too many wait already (dropped). */

@@ -186,6 +186,32 @@ void virtq__push(struct virtq *vq, const struct virtq_chain *c, uint32_t written
 	bus__mark_dirty(vq->bus, vq->used_gpa, 4);
 }
 
+void virtq__mark_written(struct virtq *vq, const struct virtq_chain *c, uint32_t written)
+{
+	uint64_t left = written;
+	const struct iovec *in = c->iov + c->nout;
+	for (unsigned i = 0; i < c->nin && left; i++) {
+		uint64_t n = in[i].iov_len < left ? in[i].iov_len : left;
+		bus__mark_dirty(vq->bus, c->gpa[c->nout + i], n);
+		left -= n;
+	}
+}
+
+void virtq__push_many(struct virtq *vq, const uint16_t *heads, const uint32_t *lens, unsigned n)
+{
+	if (!vq->ready || vq->broken)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t slot = (uint16_t)(vq->used_idx + i) % vq->num;
+		uint32_t elem[2] = { heads[i], lens[i] };
+		memcpy(&vq->used[2 + 4 * slot], elem, sizeof(elem));
+		bus__mark_dirty(vq->bus, vq->used_gpa + 4 + 8ull * slot, 8);
+	}
+	vq->used_idx = (uint16_t)(vq->used_idx + n);
+	store16(&vq->used[USED_IDX], vq->used_idx); /* one index update: the driver sees all of them or none */
+	bus__mark_dirty(vq->bus, vq->used_gpa, 4);
+}
+
 bool virtq__should_signal(struct virtq *vq)
 {
 	if (!vq->ready || vq->broken)

@@ -73,6 +73,10 @@ int virtq__pop(struct virtq *vq, struct virtq_chain *c);
 void virtq__unpop(struct virtq *vq);
 /* Return a chain to the driver with `written` bytes stored in its writable part. */
 void virtq__push(struct virtq *vq, const struct virtq_chain *c, uint32_t written);
+/* Mark the first `written` bytes of c's writable part dirty (virtq__push does it itself). */
+void virtq__mark_written(struct virtq *vq, const struct virtq_chain *c, uint32_t written);
+/* Return n chains (heads, bytes written, already marked) with one used index update (mergeable buffers). */
+void virtq__push_many(struct virtq *vq, const uint16_t *heads, const uint32_t *lens, unsigned n);
 /* After pushes: does the driver want an interrupt now (EVENT_IDX / NO_INTERRUPT)? */
 bool virtq__should_signal(struct virtq *vq);
 /* Has the driver made buffers available that the device has not taken (a live queue only)? */

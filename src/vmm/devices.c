@@ -281,7 +281,8 @@ static int create_block(struct vmm_devices *d, const struct block_config *c)
 
 static int create_net(struct vmm_devices *d, const struct net_config *c, struct mmds *mmds, uint32_t mmds_ip)
 {
-	int fd = tap__open(c->tap);
+	bool offloads = false;
+	int fd = tap__open(c->tap, &offloads);
 	if (fd < 0)
 		return -1;
 	struct virtio_net *n = calloc(1, sizeof(*n));
@@ -291,6 +292,8 @@ static int create_net(struct vmm_devices *d, const struct net_config *c, struct 
 		return -1;
 	}
 	d->net[d->nnet++] = n;
+	if (offloads)
+		virtio_net__enable_offloads(n);
 	struct ratelimit_update rx = set_all(&c->rx_limit), tx = set_all(&c->tx_limit);
 	virtio_net__update_limiters(n, &rx, &tx);
 	if (add_window(d, &n->vdev) < 0 || virtio_net__attach(n, &d->loop) < 0)

@@ -538,7 +538,21 @@ struct net_fix {
 	int peer;
 };
 
+#define NET_OFFLOADS ((1ull << 0) | (1ull << 1) | (1ull << 7) | (1ull << 11) | (1ull << 15))
+
+static int net_open(void **state, bool offloads);
+
+static int net_setup_offloads(void **state)
+{
+	return net_open(state, true);
+}
+
 static int net_setup(void **state)
+{
+	return net_open(state, false);
+}
+
+static int net_open(void **state, bool offloads)
 {
 	struct net_fix *f = calloc(1, sizeof(*f));
 	int sv[2];
@@ -549,7 +563,9 @@ static int net_setup(void **state)
 	static const uint8_t mac[6] = { 0x52, 0x54, 0, 1, 2, 3 };
 	if (virtio_net__init(&f->net, &f->g->bus, fake_guest__irq(f->g), sv[0], mac) < 0)
 		return -1;
-	if (drv_init(f->g, &f->net.vdev, F_V1 | (1ull << 5)) != ALIVE)
+	if (offloads)
+		virtio_net__enable_offloads(&f->net);
+	if (drv_init(f->g, &f->net.vdev, F_V1 | (1ull << 5) | (offloads ? NET_OFFLOADS : 0)) != ALIVE)
 		return -1;
 	*state = f;
 	return 0;
@@ -634,6 +650,95 @@ static void test_net_rx(void **state)
 	assert_int_equal(p[12], 12);
 	assert_int_equal(p[111], 111);
 	assert_true(f->g->irq_level);
+}
+
+/* The guest's virtio-net headers: what it negotiated, sizes inside the frame, known segmentation types only. */
+static void test_net_tx_header_rules(void **state)
+{
+	(void)state;
+	uint64_t all = NET_OFFLOADS | (1ull << 12) | (1ull << 13);
+	uint8_t h[12] = { 0 };
+	assert_true(virtio_net__tx_header_ok(0, h, 60)); /* nothing asked */
+	h[0] = 1, h[6] = 34, h[8] = 16;			 /* NEEDS_CSUM at 34 + 16 */
+	assert_true(virtio_net__tx_header_ok(all, h, 60));
+	assert_false(virtio_net__tx_header_ok(0, h, 60)); /* CSUM not negotiated */
+	assert_false(virtio_net__tx_header_ok(all, h, 51)); /* the checksum field past the end */
+	h[8] = 0xff, h[9] = 0xff;			   /* an offset that overflows */
+	assert_false(virtio_net__tx_header_ok(all, h, 60000));
+	h[8] = 16, h[9] = 0;
+	h[1] = 1, h[2] = 54, h[4] = 0xa8, h[5] = 0x05; /* TCPV4, hdr_len 54, gso_size 1448 */
+	assert_true(virtio_net__tx_header_ok(all, h, 60000));
+	assert_false(virtio_net__tx_header_ok(all & ~(1ull << 11), h, 60000)); /* HOST_TSO4 not negotiated */
+	assert_false(virtio_net__tx_header_ok(all, h, 40));			/* hdr_len past the end */
+	h[1] = 3;								/* UDP: not offered */
+	assert_false(virtio_net__tx_header_ok(all, h, 60000));
+	h[1] = 0x81; /* TCPV4 | ECN */
+	assert_true(virtio_net__tx_header_ok(all, h, 60000));
+	assert_false(virtio_net__tx_header_ok(all & ~(1ull << 13), h, 60000));
+	h[1] = 4, h[0] = 0; /* TCPV6 without a checksum request */
+	assert_false(virtio_net__tx_header_ok(all, h, 60000));
+	h[0] = 1, h[4] = h[5] = 0; /* gso_size 0 */
+	assert_false(virtio_net__tx_header_ok(all, h, 60000));
+	h[0] = 0x80; /* unknown flags */
+	assert_false(virtio_net__tx_header_ok(all, h, 60));
+}
+
+/* With offloads: a valid header goes to the backend as the guest wrote it, a hostile one is dropped. */
+static void test_net_tx_offload_headers(void **state)
+{
+	struct net_fix *f = *state;
+	uint8_t hdr[12] = { 1, 0, 0, 0, 0, 0, 34, 0, 16, 0, 7, 7 }; /* NEEDS_CSUM; num_buffers junk */
+	memcpy(gptr(f->g, G_BUF), hdr, 12);
+	put_desc(f->g, G_DESC(1), 0, G_BUF, 12, VIRTQ_DESC_F_NEXT, 1);
+	put_desc(f->g, G_DESC(1), 1, G_BUF + 0x100, 60, 0, 0);
+	offer(f->g, 1, 0);
+	kick(&f->net.vdev, 1);
+	uint8_t buf[200];
+	assert_int_equal(recv(f->peer, buf, sizeof(buf), MSG_DONTWAIT), 72);
+	assert_memory_equal(buf, ((uint8_t[12]){ 1, 0, 0, 0, 0, 0, 34, 0, 16, 0, 0, 0 }), 12);
+	hdr[1] = 4; /* TCPV6 segmentation: HOST_TSO6 was not negotiated */
+	memcpy(gptr(f->g, G_BUF + 0x200), hdr, 12);
+	put_desc(f->g, G_DESC(1), 2, G_BUF + 0x200, 12, VIRTQ_DESC_F_NEXT, 1);
+	offer(f->g, 1, 2);
+	kick(&f->net.vdev, 1);
+	assert_int_equal(recv(f->peer, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	assert_int_equal(used_idx(f->g, 1), 2); /* the chain is returned all the same */
+	assert_int_equal(virtio_net__stats(&f->net).bad_headers, 1);
+}
+
+/* Mergeable receive buffers: a frame over three 1024-byte buffers, num_buffers 3, published at once; a
+ * frame with too few buffers waits, then goes when more arrive. */
+static void test_net_rx_mergeable(void **state)
+{
+	struct net_fix *f = *state;
+	for (unsigned i = 0; i < 2; i++) {
+		put_desc(f->g, G_DESC(0), (uint16_t)i, G_BUF + 0x400 * i, 1024, VIRTQ_DESC_F_WRITE, 0);
+		offer(f->g, 0, (uint16_t)i);
+	}
+	uint8_t frame[3000] = { 0 };
+	frame[0] = 2; /* DATA_VALID from the backend: kept, the driver took GUEST_CSUM */
+	for (size_t i = 12; i < sizeof(frame); i++)
+		frame[i] = (uint8_t)(i * 7);
+	assert_int_equal(send(f->peer, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
+	virtio_net__rx_event(&f->net);
+	assert_int_equal(used_idx(f->g, 0), 0); /* two buffers are not enough: it waits, nothing published */
+	put_desc(f->g, G_DESC(0), 2, G_BUF + 0x800, 1024, VIRTQ_DESC_F_WRITE, 0);
+	offer(f->g, 0, 2);
+	kick(&f->net.vdev, 0);
+	assert_int_equal(used_idx(f->g, 0), 3);
+	uint32_t id, len, total = 0;
+	for (uint16_t i = 0; i < 3; i++) {
+		used_elem(f->g, 0, i, &id, &len);
+		assert_int_equal(id, i);
+		total += len;
+	}
+	assert_int_equal(total, sizeof(frame));
+	uint8_t *p = gptr(f->g, G_BUF);
+	assert_int_equal(p[0], 2);
+	assert_int_equal(p[10], 3); /* num_buffers */
+	assert_memory_equal(p + 12, frame + 12, 1024 - 12);
+	assert_memory_equal(gptr(f->g, G_BUF + 0x800), frame + 2048, 3000 - 2048);
+	assert_int_equal(virtio_net__stats(&f->net).rx_packets, 1);
 }
 
 static void test_net_rx_buffer_too_small(void **state)
@@ -758,6 +863,9 @@ int main(void)
 		T(test_net_tx_runt, net_setup, net_teardown),
 		T(test_net_rx, net_setup, net_teardown),
 		T(test_net_rx_buffer_too_small, net_setup, net_teardown),
+		cmocka_unit_test(test_net_tx_header_rules),
+		T(test_net_tx_offload_headers, net_setup_offloads, net_teardown),
+		T(test_net_rx_mergeable, net_setup_offloads, net_teardown),
 		T(test_console_tx, con_setup, con_teardown),
 		T(test_console_rx_split, con_setup, con_teardown),
 #undef T

@@ -196,9 +196,6 @@ static const struct sc_rule io[] = {
 	CALL(sysinfo, "glibc's qsort sizing its buffer (balloon: sorting page frame numbers)"),
 	CALL(io_uring_enter, "virtio-blk Async: submit requests"),
 	RULE(ioctl, "virtio-net: the TAP's offloads as the driver negotiated them", EQ(1, TUNSETOFFLOAD)),
-	RULE(shutdown, "MMDS: libslirp shuts down its guest forward's socket, which has no descriptor (-1: EBADF)",
-	     EQ(0, -1)),
-	RULE(close, "MMDS: libslirp closes its guest forward's socket, which has no descriptor (-1: EBADF)", EQ(0, -1)),
 };
 
 /* The serial console's input thread. */

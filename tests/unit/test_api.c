@@ -470,8 +470,49 @@ static void test_router_get(void **state)
 	assert_int_equal(req(f, "GET", "/a/b/c/d", NULL, body, sizeof(body)), 400);
 	assert_int_equal(req(f, "GET", "/balloon", NULL, body, sizeof(body)), 400);
 	assert_fault(body, "No balloon device is configured.");
-	assert_int_equal(req(f, "GET", "/mmds", NULL, body, sizeof(body)), 400);
-	assert_fault(body, "not supported by wisp yet");
+	assert_int_equal(req(f, "GET", "/mmds", NULL, body, sizeof(body)), 200);
+	assert_string_equal(body, "{}");
+}
+
+/* MMDS through the router: the document at any time, its configuration checked against the interfaces. */
+static void test_router_mmds(void **state)
+{
+	struct fix *f = *state;
+	char body[1024];
+	assert_int_equal(req(f, "PUT", "/mmds", "{\"a\":{\"b\":\"c\",\"d\":1}}", body, sizeof(body)), 204);
+	assert_int_equal(req(f, "PATCH", "/mmds", "{\"a\":{\"d\":null,\"e\":[1]}}", body, sizeof(body)), 204);
+	assert_int_equal(req(f, "GET", "/mmds", NULL, body, sizeof(body)), 200);
+	assert_string_equal(body, "{\"a\":{\"b\":\"c\",\"e\":[1]}}");
+	assert_int_equal(req(f, "PUT", "/mmds", "{\"a\":", body, sizeof(body)), 400);
+	assert_int_equal(req(f, "PUT", "/mmds/config", "{\"network_interfaces\":[\"eth9\"]}", body, sizeof(body)),
+			 400);
+	assert_fault(body, "does not correspond to any existing network interface: eth9");
+	assert_int_equal(req(f, "PUT", "/mmds/config", "{\"version\":\"V3\",\"network_interfaces\":[]}", body,
+			     sizeof(body)),
+			 400);
+	assert_int_equal(req(f, "PUT", "/mmds/config", "{\"network_interfaces\":[]}", body, sizeof(body)), 400);
+	assert_fault(body, "is empty");
+	assert_int_equal(req(f, "PUT", "/network-interfaces/eth0",
+			     "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap-mmds0\"}", body, sizeof(body)),
+			 204);
+	assert_int_equal(req(f, "PUT", "/mmds/config",
+			     "{\"network_interfaces\":[\"eth0\"],\"ipv4_address\":\"10.0.0.1\"}", body, sizeof(body)),
+			 400);
+	assert_fault(body, "link-local");
+	assert_int_equal(req(f, "PUT", "/mmds/config",
+			     "{\"version\":\"V2\",\"network_interfaces\":[\"eth0\"],\"imds_compat\":true}", body,
+			     sizeof(body)),
+			 204);
+	assert_true(f->c.res.has_mmds);
+	assert_int_equal(f->c.res.mmds.version, 2);
+	assert_int_equal(f->c.res.mmds.ipv4, MMDS_DEFAULT_IPV4);
+	assert_int_equal(req(f, "GET", "/vm/config", NULL, body, sizeof(body)), 200);
+	assert_non_null(strstr(body, "\"mmds-config\":{\"version\":\"V2\",\"network_interfaces\":[\"eth0\"],"
+				     "\"ipv4_address\":\"169.254.169.254\",\"imds_compat\":true}"));
+	/* Runtime updates need a running microVM. */
+	assert_int_equal(req(f, "PATCH", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\"}", body, sizeof(body)),
+			 400);
+	assert_fault(body, "not supported before starting");
 }
 
 static void test_router_preboot(void **state)
@@ -766,7 +807,8 @@ static void test_config_file(void **state)
 
 	const char *bad[][2] = {
 		{ "{\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":64}}", "missing field `boot-source`" },
-		{ "{\"boot-source\":{},\"mmds-config\":{}}", "mmds-config: not supported" },
+		{ "{\"boot-source\":{\"kernel_image_path\":\"/bin/sh\"},\"mmds-config\":{}}",
+		  "mmds-config: missing field `network_interfaces`" },
 		{ "{\"boot-source\":{\"kernel_image_path\":\"/bin/sh\"},\"vsock\":{\"guest_cid\":1,\"uds_path\":\"/v\"}}",
 		  "vsock: invalid value for `guest_cid`" },
 		{ "{\"boot-source\":{\"kernel_image_path\":\"/bin/sh\"},\"balloon\":{\"amount_mib\":1}}",
@@ -801,6 +843,7 @@ int main(void)
 		cmocka_unit_test(test_parse_misc),
 		cmocka_unit_test(test_resources),
 		cmocka_unit_test_setup_teardown(test_router_get, router_setup, router_teardown),
+		cmocka_unit_test_setup_teardown(test_router_mmds, router_setup, router_teardown),
 		cmocka_unit_test_setup_teardown(test_router_preboot, router_setup, router_teardown),
 		cmocka_unit_test_setup_teardown(test_router_snapshot_load, router_setup, router_teardown),
 		cmocka_unit_test_setup_teardown(test_router_start_failures, router_setup, router_teardown),

@@ -170,18 +170,45 @@ static void pump(struct mmds_stack *s)
 	}
 }
 
+/*
+ * A checksum the guest left to the device (VIRTIO_NET_HDR_F_NEEDS_CSUM, offloads on): the ones' complement sum
+ * from csum_start to the end, where the guest put the pseudo-header's sum, stored at csum_start + csum_offset
+ * (in bounds: virtio_net__tx_header_ok checked it).
+ */
+static void complete_checksum(uint8_t *f, size_t len, const uint8_t *hdr)
+{
+	size_t start = (size_t)(hdr[6] | hdr[7] << 8), at = start + (size_t)(hdr[8] | hdr[9] << 8);
+	uint32_t sum = 0;
+	for (size_t i = start; i + 1 < len; i += 2)
+		sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+	if ((len - start) & 1)
+		sum += (uint32_t)f[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	uint16_t c = (uint16_t)~sum;
+	f[at] = (uint8_t)(c >> 8);
+	f[at + 1] = (uint8_t)c;
+}
+
 /* The interface's transmit path (I/O thread, device lock held): take the frames for MMDS. */
-static bool filter_tx(void *opaque, const struct iovec *iov, unsigned n, size_t len)
+static bool filter_tx(void *opaque, const uint8_t *hdr, const struct iovec *iov, unsigned n, size_t len)
 {
 	struct mmds_stack *s = opaque;
 	uint8_t head[ETH_HLEN + 28];
 	size_t h = iov__read(iov, n, 0, head, len < sizeof(head) ? len : sizeof(head));
 	if (!mmds_stack__wants(s, head, h))
 		return false;
+	/* A segmented frame (TSO: a request longer than slirp's MSS, 1460 bytes) is dropped: no segmentation here. */
+	if (hdr[1] != 0) {
+		s->frames_dropped++;
+		return true;
+	}
 	if (len <= 65536) {
 		uint8_t *frame = malloc(len);
 		if (frame) {
 			iov__read(iov, n, 0, frame, len);
+			if (hdr[0] & 1)
+				complete_checksum(frame, len, hdr);
 			s->frames_taken++;
 			s->active_until_ns = now_ns() + LINGER_NS;
 			slirp_input(s->slirp, frame, (int)len);

@@ -26,7 +26,7 @@ struct mmds_stack {
 	size_t req_len;
 	char *resp; /* the answer being sent: resp[resp_off, resp_len) */
 	size_t resp_len, resp_off;
-	uint64_t frames_taken, frames_sent, guest_errors;
+	uint64_t frames_taken, frames_sent, frames_dropped, guest_errors;
 };
 
 /* A stack answering at ipv4 (host order) from m. -1 with a message. */

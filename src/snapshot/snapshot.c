@@ -37,6 +37,26 @@ struct devcfg_store {
 	char *mmds_doc;
 };
 
+static void save_limit(struct snap_writer *w, const struct ratelimit_cfg *l)
+{
+	const struct tbucket_cfg *b[2] = { &l->bandwidth, &l->ops };
+	for (unsigned i = 0; i < 2; i++) {
+		snap_w__u64(w, b[i]->size);
+		snap_w__u64(w, b[i]->one_time_burst);
+		snap_w__u64(w, b[i]->refill_time_ms);
+	}
+}
+
+static void load_limit(struct snap_reader *r, struct ratelimit_cfg *l)
+{
+	struct tbucket_cfg *b[2] = { &l->bandwidth, &l->ops };
+	for (unsigned i = 0; i < 2; i++) {
+		b[i]->size = snap_r__u64(r);
+		b[i]->one_time_burst = snap_r__u64(r);
+		b[i]->refill_time_ms = snap_r__u64(r);
+	}
+}
+
 static void save_devcfg(struct snap_writer *w, const struct vmm_devices_config *c)
 {
 	static const struct vmm_devices_config none;
@@ -71,6 +91,16 @@ static void save_devcfg(struct snap_writer *w, const struct vmm_devices_config *
 		snap_w__u8(w, b->free_page_hinting);
 		snap_w__u8(w, b->free_page_reporting);
 	}
+	/* Version 3: each drive's engine and rate limiter, each interface's and the entropy device's limiters. */
+	for (unsigned i = 0; i < c->nblock; i++) {
+		snap_w__u8(w, c->block[i].async);
+		save_limit(w, &c->block[i].limit);
+	}
+	for (unsigned i = 0; i < c->nnet; i++) {
+		save_limit(w, &c->net[i].rx_limit);
+		save_limit(w, &c->net[i].tx_limit);
+	}
+	save_limit(w, &c->rng_limit);
 	snap_w__u8(w, c->mmds != NULL);
 	if (c->mmds) {
 		uint32_t nets = 0;
@@ -160,6 +190,22 @@ static int parse_devcfg(const struct snap_file *f, struct devcfg_store *d, char 
 	}
 	c->has_vsock = vsock;
 	c->has_balloon = balloon;
+	uint8_t async_bad = 0;
+	if (sec->version >= 3) {
+		for (unsigned i = 0; i < c->nblock && i < VIRTIO_SLOTS; i++) {
+			uint8_t a = snap_r__u8(&r);
+			async_bad |= a > 1;
+			c->block[i].async = a;
+			load_limit(&r, &c->block[i].limit);
+		}
+		for (unsigned i = 0; i < c->nnet && i < VIRTIO_SLOTS; i++) {
+			load_limit(&r, &c->net[i].rx_limit);
+			load_limit(&r, &c->net[i].tx_limit);
+		}
+		load_limit(&r, &c->rng_limit);
+	}
+	if (async_bad)
+		goto bad;
 	uint8_t mmds = sec->version >= 3 ? snap_r__u8(&r) : 0;
 	if (mmds == 1) {
 		c->mmds_ipv4 = snap_r__u32(&r);
@@ -217,7 +263,11 @@ static int override_devcfg(struct devcfg_store *d, const struct vmm_devices_conf
 		snprintf(d->blk_path[i], DEV_PATH_MAX, "%s", o->block[i].path);
 		if (o->block[i].id)
 			snprintf(d->blk_id[i], DEV_NAME_MAX, "%s", o->block[i].id);
+		struct ratelimit_cfg limit = d->cfg.block[i].limit; /* the guest's limits and engine stay */
+		bool async = d->cfg.block[i].async;
 		d->cfg.block[i] = o->block[i];
+		d->cfg.block[i].limit = limit;
+		d->cfg.block[i].async = async || o->block[i].async;
 		d->cfg.block[i].path = d->blk_path[i];
 		d->cfg.block[i].id = o->block[i].id ? d->blk_id[i] : NULL;
 	}
@@ -227,7 +277,10 @@ static int override_devcfg(struct devcfg_store *d, const struct vmm_devices_conf
 			return -1;
 		}
 		snprintf(d->tap[i], DEV_NAME_MAX, "%s", o->net[i].tap);
+		struct ratelimit_cfg rx = d->cfg.net[i].rx_limit, tx = d->cfg.net[i].tx_limit;
 		d->cfg.net[i] = o->net[i];
+		d->cfg.net[i].rx_limit = rx;
+		d->cfg.net[i].tx_limit = tx;
 		d->cfg.net[i].tap = d->tap[i];
 		d->cfg.net[i].mmds = (d->mmds_nets >> i) & 1; /* the guest's interfaces keep their MMDS */
 	}

@@ -236,7 +236,7 @@ static void transmit(struct virtio_net *n, struct virtq_chain *c)
 		iov[0].iov_base = hdr;
 	}
 	unsigned k = iov__slice(c->iov, c->nout, VIRTIO_NET_HDR_SIZE, len, iov + 1, VIRTQ_MAX_SIZE);
-	if (n->filter.tx && n->filter.tx(n->filter.opaque, iov + 1, k, len)) {
+	if (n->filter.tx && n->filter.tx(n->filter.opaque, iov[0].iov_base, iov + 1, k, len)) {
 		n->stats.tx_filtered++;
 		return;
 	}

@@ -24,8 +24,11 @@ struct virtio_net_stats {
 
 /* Sees each frame the guest sends before the backend does (MMDS); device lock held, I/O thread. */
 struct virtio_net_filter {
-	/* The frame (no virtio header) in iov[0, n), len bytes: true if the filter took it (not for the backend). */
-	bool (*tx)(void *opaque, const struct iovec *iov, unsigned n, size_t len);
+	/*
+	 * The frame (its virtio-net header apart: hdr, already checked, zeros without offloads) in iov[0, n),
+	 * len bytes: true if the filter took it (it does not go to the backend).
+	 */
+	bool (*tx)(void *opaque, const uint8_t *hdr, const struct iovec *iov, unsigned n, size_t len);
 	void *opaque;
 };
 

@@ -422,6 +422,7 @@ int controller__update_drive(struct controller *c, const struct drive_update *u,
 			if (u->has_path_on_host)
 				snprintf(d->path_on_host, sizeof(d->path_on_host), "%s", u->path_on_host);
 			merge_limiter(&d->rate_limiter, &u->rate_limiter);
+			c->devices.block[k].limit = limit_of(&d->rate_limiter); /* what a snapshot records */
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -450,6 +451,8 @@ int controller__update_net(struct controller *c, const struct net_update *u, cha
 		} else {
 			merge_limiter(&nc->rx_rate_limiter, &u->rx_rate_limiter);
 			merge_limiter(&nc->tx_rate_limiter, &u->tx_rate_limiter);
+			c->devices.net[k].rx_limit = limit_of(&nc->rx_rate_limiter);
+			c->devices.net[k].tx_limit = limit_of(&nc->tx_rate_limiter);
 		}
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -19,6 +19,7 @@
 #include "api/parse.h"
 #include "api/router.h"
 #include "api/server.h"
+#include "cpu/jit/jit.h"
 #include "jail/seccomp.h"
 #include "log/log.h"
 #include "log/metrics.h"
@@ -482,6 +483,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wisp: %s\n", serr);
 		return 1;
 	}
+	jit__preload(); /* --jit-dump's disassembler, for the same reason */
 	if (seccomp__setup(&sec, serr, sizeof(serr)) < 0) {
 		fprintf(stderr, "wisp: %s\n", serr);
 		return 1;

@@ -143,8 +143,9 @@ struct rv_jit *jit__new(struct rv_cpu *cpu, char *err, size_t errlen)
 	__builtin_cpu_init();
 	j->fma = __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx");
 #endif
-	const char *d = getenv("WISP_JIT_DUMP");
-	j->dump = d && *d && strcmp(d, "0") != 0;
+	j->dump = jit__dump_wanted();
+	if (j->dump)
+		j->disasm = jit__disasm_open();
 	const char *pm = getenv("WISP_JIT_PERF_MAP");
 	if (pm && *pm && strcmp(pm, "0") != 0) {
 		char path[64];
@@ -174,6 +175,7 @@ void jit__free(struct rv_jit *j)
 		munmap(j->rx, j->size);
 	if (j->perf_map)
 		fclose(j->perf_map);
+	jit__disasm_close(j->disasm);
 	free(j->blocks);
 	free(j->hash);
 	code_pages__exit(&j->pages);

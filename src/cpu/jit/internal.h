@@ -28,6 +28,8 @@
 #define JIT_CODE_SIZE (64u << 20)
 #define JIT_MAX_BLOCK_CODE (48u << 10) /* room one translation may take */
 
+struct jit_disasm;
+
 struct jit_block {
 	uintptr_t hkey;          /* host address of the first instruction */
 	uint64_t vpc;            /* virtual pc the block was translated at */
@@ -70,6 +72,7 @@ struct rv_jit {
 	/* Debugging: /tmp/perf-PID.map, and disassembly of each block (--jit-dump / $WISP_JIT_DUMP). */
 	FILE *perf_map;
 	bool dump;
+	struct jit_disasm *disasm; /* capstone, opened (dlopen) when dump is set and it is there */
 	struct jit_stats stats;
 };
 
@@ -98,6 +101,10 @@ struct jit_block *jit__translate(struct rv_jit *j, uint64_t vpc, const uint8_t *
 
 /* run.c: the entry/exit code at the start of the cache (after every flush). */
 void jit__emit_common(struct rv_jit *j);
+/* --jit-dump's disassembler: opened at init when dumping (NULL without capstone), closed with the cache. */
+bool jit__dump_wanted(void); /* $WISP_JIT_DUMP */
+struct jit_disasm *jit__disasm_open(void);
+void jit__disasm_close(struct jit_disasm *d);
 void jit__debug_block(struct rv_jit *j, const struct jit_block *b);
 
 #endif

@@ -124,6 +124,8 @@ static cJSON *machine_json(const struct machine_cfg *m)
 		cJSON_AddStringToObject(j, "cpu_template", m->cpu_template);
 	if (m->has_cpu_backend)
 		cJSON_AddStringToObject(j, "cpu_backend", cpu__backend_name(m->cpu_backend));
+	if (m->mem_merge)
+		cJSON_AddBoolToObject(j, "mem_merge", true);
 	return j;
 }
 

@@ -34,6 +34,7 @@ void controller__init(struct controller *c, const char *id, int console_in, int 
 	c->console_in = console_in;
 	c->console_out = console_out;
 	c->serial_fd = -1;
+	mem_merge__init(&c->merge);
 	resources__init(&c->res);
 }
 
@@ -51,6 +52,7 @@ void controller__exit(struct controller *c)
 {
 	unregister_metrics(c);
 	vmm__destroy(&c->vmm);
+	mem_merge__exit(&c->merge);
 	if (c->serial_fd >= 0)
 		close(c->serial_fd);
 	c->serial_fd = -1;
@@ -386,6 +388,20 @@ static uint64_t m_boot_time(void *opaque)
 	return atomic_load(&((struct controller *)opaque)->vmm.m.boottimer.boot_us);
 }
 
+static uint64_t m_ksm_merging_pages(void *opaque)
+{
+	struct mem_merge_stats s;
+	mem_merge__stats(&((struct controller *)opaque)->merge, &s);
+	return s.merging_pages;
+}
+
+static uint64_t m_ksm_zero_pages(void *opaque)
+{
+	struct mem_merge_stats s;
+	mem_merge__stats(&((struct controller *)opaque)->merge, &s);
+	return s.zero_pages;
+}
+
 #define BLK_STAT(field)                                                                                                \
 	static uint64_t m_blk_##field(void *opaque)                                                                    \
 	{                                                                                                              \
@@ -580,6 +596,8 @@ static void register_metrics(struct controller *c)
 		{ "vsock", "muxer_event_fails", METRIC_COUNTER, m_vsock_muxer_event_fails },
 		{ "vsock", "conn_event_fails", METRIC_COUNTER, m_vsock_conn_event_fails },
 		{ "vsock", "bad_packets", METRIC_COUNTER, m_vsock_bad_packets },
+		{ "memory", "ksm_merging_pages", METRIC_GAUGE, m_ksm_merging_pages },
+		{ "memory", "ksm_zero_pages", METRIC_GAUGE, m_ksm_zero_pages },
 		{ "balloon", "inflate_count", METRIC_COUNTER, m_balloon_inflate_count },
 		{ "balloon", "deflate_count", METRIC_COUNTER, m_balloon_deflate_count },
 		{ "balloon", "stats_updates_count", METRIC_COUNTER, m_balloon_stats_updates },
@@ -707,6 +725,12 @@ static int start_locked(struct controller *c, char *err, size_t n)
 	char why[1024];
 	if (vmm__create(&c->vmm, &mc, mc.elf ? -1 : c->console_in, out, why, sizeof(why)) < 0) {
 		snprintf(err, n, "Failed to start the microVM: %s", why);
+		goto fail;
+	}
+	if (r->machine.mem_merge &&
+	    mem_merge__enable(&c->merge, c->vmm.m.bus.ram, c->vmm.m.bus.ram_size, why, sizeof(why)) < 0) {
+		snprintf(err, n, "Failed to start the microVM: %s", why);
+		vmm__destroy(&c->vmm);
 		goto fail;
 	}
 	register_metrics(c);

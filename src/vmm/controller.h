@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "mem/merge.h"
 #include "vmm/devices.h"
 #include "vmm/resources.h"
 #include "vmm/vmm.h"
@@ -65,6 +66,7 @@ struct controller {
 	struct vmm vmm;
 	struct logger *log;
 	struct metrics *metrics;
+	struct mem_merge merge; /* KSM on the guest's RAM (machine-config mem_merge) */
 	bool metrics_registered;
 	/* The per-vCPU metrics' handles (group "vcpuN"). */
 	struct controller_vcpu_ref {

@@ -24,7 +24,8 @@
 #define R_BUDGET R15 /* instructions left in this run (cpu->budget lives here while translated code runs) */
 
 #define JIT_MAX_INSNS 64   /* guest instructions on one block's path */
-#define JIT_HASH 65536
+#define JIT_HASH 65536     /* the block table's most buckets */
+#define JIT_HASH_MIN 4096  /* and its first: it doubles when it holds twice as many blocks (sized to need) */
 #define JIT_CODE_SIZE (64u << 20)
 #define JIT_MAX_BLOCK_CODE (48u << 10) /* room one translation may take */
 
@@ -63,6 +64,7 @@ struct rv_jit {
 	struct jit_block *blocks;
 	unsigned nblocks, maxblocks;
 	struct jit_block **hash;
+	unsigned hash_size; /* buckets, a power of two from JIT_HASH_MIN to JIT_HASH */
 	struct code_pages pages; /* per RAM page: the blocks translated from it */
 	uint64_t generation; /* bumped at every flush: link requests from before are void */
 	/* Jump cache (the MMU flushes it with the TLB), CTX_COUNT * JC_SIZE entries. */

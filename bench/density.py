@@ -2,13 +2,15 @@
 """Density: how many idle clones of one snapshot this host holds, what each costs, how fast they start.
 
 usage: density.py WISP GUEST_DIR [--clones N] [--batch N] [--mem MIB] [--floor-mib MIB] [--idle-sec S]
-                  [--raise-limits] [--json FILE]
+                  [--max-busy PCT] [--raise-limits] [--json FILE]
 
 Boots the guest once to its shell prompt and snapshots it; then restores clones of that snapshot (each a
 `wisp --restore` process, console on a pipe, output to a file) in batches of --batch until --clones are up or
 the host's MemAvailable falls below --floor-mib (room left for everyone else on the host). Per batch:
   creation rate   clones started per second (spawn of the batch -> every clone of it printed "guest running")
   memory          host MemAvailable consumed per clone, and the clones' summed PSS per clone (smaps_rollup)
+  host busy       the clones' own CPU over 3 s, as % of all cores: past --max-busy (default 50, the goal's
+                  "host at most half busy") the run stops, as more clones would only overload the host
 At the end, with every clone idle:
   idle CPU        user+system time of all clones over --idle-sec, as % of one core (and per clone), and the
                   host's busy share of all cores (/proc/stat) in the same interval
@@ -16,7 +18,7 @@ At the end, with every clone idle:
   one clone       where its resident memory is (mappings by kind)
 Figures are compared with Firecracker's published creation rate (150 microVMs/s per host) and the goals of
 issue 18 (10,000 idle clones in 24 GiB, host at most half busy). --raise-limits (root) raises kernel.pid_max
-and the open-file limit when N clones need it (each clone is a process of 5 threads). Not a CTest test: it
+and the open-file limit when N clones need it (each clone is a process of 5 threads), and puts pid_max back after. Not a CTest test: it
 takes minutes, loads the host and wants it otherwise quiet.
 """
 import argparse
@@ -131,18 +133,24 @@ def main():
     ap.add_argument("--floor-mib", type=int, default=4096)
     ap.add_argument("--idle-sec", type=float, default=20)
     ap.add_argument("--raise-limits", action="store_true")
+    ap.add_argument("--max-busy", type=float, default=50, help="stop once idle clones use this %% of all cores")
     ap.add_argument("--json")
     a = ap.parse_args()
+    ncpu = os.cpu_count() or 1
+    # SIGTERM (timeout, CI) ends the run through the finally below: clones killed, limits put back.
+    signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(128 + sig))
 
     need_fds = a.clones * 2 + 64
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if need_fds > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(need_fds, soft), hard), hard))
     pid_max = int(open("/proc/sys/kernel/pid_max").read())
+    raised = False
     need_pids = a.clones * (THREADS_PER_CLONE + 1) + 8192
     if need_pids > pid_max:
         if a.raise_limits:
             open("/proc/sys/kernel/pid_max", "w").write(str(min(need_pids, 4194304)))
+            raised = True
             print(f"kernel.pid_max raised from {pid_max} to {min(need_pids, 4194304)}")
         else:
             print(f"note: kernel.pid_max is {pid_max}; {a.clones} clones of {THREADS_PER_CLONE} threads may not "
@@ -163,7 +171,7 @@ def main():
         avail0 = meminfo("MemAvailable")
         print(f"host MemAvailable {avail0 / 1024:.0f} MiB before the first clone; stopping below "
               f"{a.floor_mib} MiB\n")
-        print(f"{'clones':>7} {'rate/s':>8} {'avail MiB/clone':>16} {'PSS MiB/clone':>14} {'load':>5}")
+        print(f"{'clones':>7} {'rate/s':>8} {'avail MiB/clone':>16} {'PSS MiB/clone':>14} {'host busy':>10} {'load':>5}")
         total_start = 0.0
         reason = f"{a.clones} clones reached"
         while len(clones) < a.clones:
@@ -203,13 +211,21 @@ def main():
                 break
             time.sleep(1)  # let the new clones settle before measuring them
             live = [p for p, _ in clones if p.poll() is None]
+            # The clones' own CPU over a short idle interval: past --max-busy of the host's cores, more clones only
+            # overload it (guest timers fall behind and work piles up), so the run stops there.
+            c0 = sum(cpu_ticks(p.pid) for p in live)
+            time.sleep(3)
+            busy_pct = (sum(cpu_ticks(p.pid) for p in live) - c0) / os.sysconf("SC_CLK_TCK") / 3 * 100 / ncpu
             pss = sum(rollup(p.pid).get("Pss", 0) for p in live)
             used = avail0 - meminfo("MemAvailable")
             row = {"clones": len(clones), "rate": len(batch) / dt, "avail_kib_per_clone": used / len(clones),
-                   "pss_kib_per_clone": pss / len(live), "load": os.getloadavg()[0]}
+                   "pss_kib_per_clone": pss / len(live), "load": os.getloadavg()[0], "clones_busy_pct": busy_pct}
             result["batches"].append(row)
             print(f"{row['clones']:7d} {row['rate']:8.1f} {row['avail_kib_per_clone'] / 1024:16.2f} "
-                  f"{row['pss_kib_per_clone'] / 1024:14.2f} {row['load']:5.1f}")
+                  f"{row['pss_kib_per_clone'] / 1024:14.2f} {busy_pct:9.1f}% {row['load']:5.1f}")
+            if busy_pct > a.max_busy:
+                reason = f"the idle clones keep {busy_pct:.0f}% of the host's {ncpu} cores busy (--max-busy {a.max_busy})"
+                break
             if not reason.endswith("reached"):
                 break
         live = [p for p, _ in clones if p.poll() is None]
@@ -271,6 +287,8 @@ def main():
             if p.stdin:
                 p.stdin.close()
         shutil.rmtree(tmp, ignore_errors=True)
+        if raised:
+            open("/proc/sys/kernel/pid_max", "w").write(str(pid_max))
 
 
 if __name__ == "__main__":

@@ -483,22 +483,22 @@ static void test_ws_sample(void **state)
 	map(f, 0x40002000, PAGES + PAGE_SIZE, 0, LEAF | RWX);
 	marks[pg] = 1;
 	mmu__flush(&f->cpu->mmu);
-	mmu__update_ctx(f->cpu);
+	cpu__update_mmu(f->cpu);
 	*(uint64_t *)fake_hart__ram(f->h, PAGES + 8) = 0x1122334455667788ull;
-	assert_int_equal(mmu__load_slow(f->cpu, 0x40001008, 8), 0x1122334455667788ull);
+	assert_int_equal(mmu__load_slow(&f->cpu->mmu, 0x40001008, 8), 0x1122334455667788ull);
 	assert_int_equal(marks[pg], 0);
 	assert_int_equal(atomic_load(&bus->ws_touched), 1);
 	/* Again (a TLB hit now, or a fill of a page no longer marked): no second count. */
-	mmu__load_slow(f->cpu, 0x40001010, 8);
+	mmu__load_slow(&f->cpu->mmu, 0x40001010, 8);
 	mmu__flush(&f->cpu->mmu);
-	mmu__store_slow(f->cpu, 0x40001010, 8, 5);
+	mmu__store_slow(&f->cpu->mmu, 0x40001010, 8, 5);
 	assert_int_equal(atomic_load(&bus->ws_touched), 1);
 	/* An unmarked neighbour counts nothing; marked again, a store's fill counts it. */
-	mmu__load_slow(f->cpu, 0x40002000, 8);
+	mmu__load_slow(&f->cpu->mmu, 0x40002000, 8);
 	assert_int_equal(atomic_load(&bus->ws_touched), 1);
 	marks[pg + 1] = 1;
 	mmu__flush(&f->cpu->mmu);
-	mmu__store_slow(f->cpu, 0x40002000, 4, 7);
+	mmu__store_slow(&f->cpu->mmu, 0x40002000, 4, 7);
 	assert_int_equal(marks[pg + 1], 0);
 	assert_int_equal(atomic_load(&bus->ws_touched), 2);
 	bus->ws_sample = NULL;

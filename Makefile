@@ -42,6 +42,13 @@ bench: setup
 	python3 bench/bench.py $(BUILD)/wisp $(BUILD)/guest $(BENCH_ARGS)
 	python3 bench/smp.py $(BUILD)/wisp $(BUILD)/guest $(SMP_BENCH_ARGS)
 
+# Density (issue 18): N idle clones of one snapshot, memory and idle CPU per clone, creation rate.
+# DENSITY_ARGS e.g. "--clones 10000 --raise-limits"; see bench/density.py.
+.PHONY: bench-density
+bench-density: setup
+	$(MAKE) wisp guest
+	python3 bench/density.py $(BUILD)/wisp $(BUILD)/guest $(DENSITY_ARGS)
+
 # ---- sanitizers and fuzzing (fuzz/) ----
 # test-tsan: ThreadSanitizer on the SMP paths (not in CI: slow): a 2-vCPU Linux runs wisp-smp-test under a TSan
 # build in $(BUILD)-tsan; guest-memory accesses are suppressed (tests/tsan/wisp.supp), anything else fails.

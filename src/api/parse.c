@@ -297,7 +297,8 @@ int api_parse__machine_config(const cJSON *j, bool full, struct machine_cfg_upda
 {
 	struct pctx p = { err, n, "" };
 	struct fld f[] = { F("vcpu_count"),	   F("mem_size_mib"), F("smt"),		F("track_dirty_pages"),
-			   F("huge_pages"),	   F("cpu_template"), F("cpu_backend") };
+			   F("huge_pages"),	   F("cpu_template"), F("cpu_backend"),
+			   F("mem_merge") };
 	uint64_t vcpus = 0, mem = 0;
 	int huge = 0, tmpl = 0, backend = 0;
 	memset(out, 0, sizeof(*out));
@@ -307,7 +308,8 @@ int api_parse__machine_config(const cJSON *j, bool full, struct machine_cfg_upda
 	    get_bool(&p, &f[3], false, &out->v.track_dirty_pages, &out->has_track_dirty_pages) < 0 ||
 	    get_enum(&p, &f[4], false, huge_pages_names, false, &huge, &out->has_huge_pages) < 0 ||
 	    get_enum(&p, &f[5], false, cpu_templates, false, &tmpl, &out->has_cpu_template) < 0 ||
-	    get_enum(&p, &f[6], false, cpu_backends, false, &backend, &out->has_cpu_backend) < 0)
+	    get_enum(&p, &f[6], false, cpu_backends, false, &backend, &out->has_cpu_backend) < 0 ||
+	    get_bool(&p, &f[7], false, &out->v.mem_merge, &out->has_mem_merge) < 0)
 		return -1;
 	out->v.cpu_backend = (enum rv_backend)backend;
 	out->v.vcpu_count = (unsigned)vcpus;

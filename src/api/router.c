@@ -124,6 +124,8 @@ static cJSON *machine_json(const struct machine_cfg *m)
 		cJSON_AddStringToObject(j, "cpu_template", m->cpu_template);
 	if (m->has_cpu_backend)
 		cJSON_AddStringToObject(j, "cpu_backend", cpu__backend_name(m->cpu_backend));
+	if (m->mem_merge)
+		cJSON_AddBoolToObject(j, "mem_merge", true);
 	return j;
 }
 
@@ -271,6 +273,37 @@ static void get_config(struct api_router *r, bool machine_only, struct api_respo
 	controller__get(r->c, res, NULL);
 	ok_json(out, machine_only ? machine_json(&res->machine) : vm_config_json(res, r->log));
 	free(res);
+}
+
+/* GET /memory (wisp extension, docs/api.md "Memory"). */
+static void get_memory(struct api_router *r, struct api_response *out)
+{
+	char err[ERR_MAX];
+	struct controller_memory m;
+	if (controller__memory(r->c, &m, err, sizeof(err)) < 0) {
+		api_response__fault(out, 400, err);
+		return;
+	}
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddNumberToObject(j, "ram_kib", (double)m.ram_kib);
+	if (m.has_usage) {
+		cJSON_AddNumberToObject(j, "resident_kib", (double)m.usage.rss_kib);
+		cJSON_AddNumberToObject(j, "pss_kib", (double)m.usage.pss_kib);
+		cJSON_AddNumberToObject(j, "private_dirty_kib", (double)m.usage.private_dirty_kib);
+		cJSON_AddNumberToObject(j, "shared_kib", (double)m.usage.shared_kib);
+	}
+	cJSON_AddBoolToObject(j, "merge", m.merge);
+	if (m.merge)
+		cJSON_AddNumberToObject(j, "merged_kib", (double)(m.merged.merging_pages * 4));
+	cJSON_AddNumberToObject(j, "compressed_kib", 0);
+	if (m.wss.valid) {
+		cJSON *w = cJSON_AddObjectToObject(j, "working_set");
+		cJSON_AddNumberToObject(w, "estimated_active_kib", (double)m.wss.active_kib);
+		cJSON_AddNumberToObject(w, "sampled_pages", (double)m.wss.sampled);
+		cJSON_AddNumberToObject(w, "touched_pages", (double)m.wss.touched);
+		cJSON_AddNumberToObject(w, "interval_ms", (double)m.wss.interval_ms);
+	}
+	ok_json(out, j);
 }
 
 /* GET /balloon, /balloon/statistics, /balloon/hinting/status. */
@@ -700,6 +733,8 @@ void api_router__handle(struct api_router *r, const char *method, const char *pa
 			get_config(r, false, out);
 		} else if (!strcmp(p0, "mmds") && !p1) {
 			get_mmds(r, out);
+		} else if (!strcmp(p0, "memory") && !p1) {
+			get_memory(r, out);
 		} else if (!strcmp(p0, "balloon") &&
 			   (!p1 || (!strcmp(p1, "statistics") && !p2) ||
 			    (!strcmp(p1, "hinting") && p2 && !strcmp(p2, "status")))) {

@@ -40,7 +40,8 @@ void cpu__update_mmu(struct rv_cpu *cpu)
 static void init_state(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, const struct rv_platform *plat)
 {
 	memset(cpu, 0, offsetof(struct rv_cpu, bc));
-	memset(cpu->bc.hash, 0, sizeof(cpu->bc.hash));
+	if (cpu->bc.used) /* a recycled hart's blocks; a new one comes zeroed (see cpu__init) */
+		memset(cpu->bc.hash, 0, sizeof(cpu->bc.hash));
 	cpu->bc.used = 0;
 	cpu->bc.flush = false;
 	cpu->bc.builds = cpu->bc.flushes = 0;

@@ -171,7 +171,8 @@ static inline void cpu__flush_icache(struct rv_cpu *cpu)
 
 /*
  * Lifecycle. cpu__init picks the default backend: $WISP_CPU_BACKEND ("interp" or "jit") when set,
- * else the translator where it exists. cpu__exit frees what the hart allocated (not the struct).
+ * else the translator where it exists. cpu__exit frees what the hart allocated (not the struct). The struct
+ * comes zeroed (calloc): its large caches are then touched only as they are used.
  */
 void cpu__init(struct rv_cpu *cpu, uint64_t hartid, struct rv_bus *bus, const struct rv_platform *plat);
 void cpu__exit(struct rv_cpu *cpu);

@@ -48,7 +48,10 @@ static bool ends_block(int op)
 
 static void bcache_flush(struct rv_bcache *bc)
 {
-	memset(bc->hash, 0, sizeof(bc->hash));
+	/* Nothing built since the last clear: the index is empty already, and left untouched it stays
+	 * non-resident (under the translator the interpreter may never build a block; issue 18). */
+	if (bc->used)
+		memset(bc->hash, 0, sizeof(bc->hash));
 	code_pages__clear(&bc->pages);
 	bc->used = 0;
 	bc->flush = false;

@@ -178,6 +178,17 @@ uint32_t rvc__expand(uint16_t c)
 }
 
 /* Every 16-bit encoding expanded once: decoding an RVC instruction is then a single load. */
+#ifdef WISP_RVC_TABLE
+/* Expanded at build time (rvc_gen.c): read-only data of the binary, shared by every wisp process. */
+static const uint32_t table[1 << 16] = {
+#include "rvc_table.inc"
+};
+
+const uint32_t *rvc__table(void)
+{
+	return table;
+}
+#else
 static uint32_t table[1 << 16];
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
@@ -192,3 +203,4 @@ const uint32_t *rvc__table(void)
 	pthread_once(&table_once, table_init);
 	return table;
 }
+#endif

@@ -130,6 +130,7 @@ static const struct sc_rule config[] = {
 static const struct sc_rule machine[] = {
 	RULE(mprotect, "the translator's code cache: its second view readable and executable, never writable",
 	     EQ(2, PROT_READ | PROT_EXEC)),
+	RULE(madvise, "machine-config mem_merge: guest RAM offered to KSM", EQ(2, MADV_MERGEABLE)),
 	CALL(eventfd2, "virtio queue notifications"),
 	CALL(timerfd_create, "vsock credit updates, balloon statistics polling, virtio rate limiters"),
 	RULE(socket, "vsock: the listener on uds_path: AF_UNIX only", EQ(0, AF_UNIX)),
@@ -203,6 +204,12 @@ static const struct sc_rule console[] = {
 	CALL(poll, "wait for input"),
 	CALL(read, "terminal input"),
 	CALL(clock_nanosleep, "usleep while the UART's FIFO is full"),
+};
+
+/* The metrics thread: the memory figures the kernel keeps for wisp (src/mem/merge.c), on a descriptor opened
+ * before. */
+static const struct sc_rule memstat[] = {
+	CALL(pread64, "memory metrics: /proc/self/ksm_stat"),
 };
 
 /* Threads that wait for signals. */
@@ -280,7 +287,7 @@ static const struct {
 	[SECCOMP_IO] = { { GROUP(base), GROUP(io), SANITIZER } },
 	[SECCOMP_CONSOLE] = { { GROUP(base), GROUP(console), SANITIZER } },
 	[SECCOMP_TIMEOUT] = { { GROUP(base), SANITIZER } },
-	[SECCOMP_METRICS] = { { GROUP(base), SANITIZER } },
+	[SECCOMP_METRICS] = { { GROUP(base), GROUP(memstat), SANITIZER } },
 	[SECCOMP_SIGNALS] = { { GROUP(base), GROUP(waiters), SANITIZER } },
 	[SECCOMP_SNAPSHOT] = { { GROUP(base), GROUP(waiters), GROUP(threads), GROUP(files), SANITIZER } },
 };

@@ -292,6 +292,10 @@ int machine__init(struct machine *m, const struct machine_config *cfg, void (*co
 		m->bus.ram = NULL;
 		return -1;
 	}
+	/* Working-set samples (src/mem/wss.c): untouched, this costs no memory until a sample is taken. */
+	void *ws = mmap(NULL, m->bus.ram_size >> PAGE_SHIFT, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	m->bus.ws_sample = ws == MAP_FAILED ? NULL : ws;
 	m->bus.opaque = m;
 	m->bus.mmio_read = bus_read;
 	m->bus.mmio_write = bus_write;
@@ -377,6 +381,9 @@ void machine__exit(struct machine *m)
 	plic__destroy(&m->plic);
 	if (m->bus.ram)
 		munmap(m->bus.ram, m->bus.ram_size);
+	if (m->bus.ws_sample)
+		munmap((void *)m->bus.ws_sample, m->bus.ram_size >> PAGE_SHIFT);
+	m->bus.ws_sample = NULL;
 	free((void *)m->bus.dirty);
 	free((void *)m->bus.code);
 	free((void *)m->bus.resv);

@@ -210,6 +210,11 @@ static uint64_t fill(struct rv_mmu *m, uint64_t va, enum rv_access acc, uint8_t 
 	*host = h ? h + (pa & (PAGE_SIZE - 1)) : NULL;
 	if (!h)
 		return pa;
+	if (bus->ws_sample) {
+		_Atomic uint8_t *ws = &bus->ws_sample[(pa - bus->ram_base) >> PAGE_SHIFT];
+		if (atomic_load_explicit(ws, memory_order_relaxed) && atomic_exchange_explicit(ws, 0, memory_order_relaxed))
+			atomic_fetch_add_explicit(&bus->ws_touched, 1, memory_order_relaxed);
+	}
 	if (acc == ACC_WRITE && (pa & PAGE_MASK) == bus->watch_page) {
 		*host = NULL;
 		return pa;

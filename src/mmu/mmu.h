@@ -36,6 +36,14 @@ struct rv_bus {
 	/* A device wrote the RAM page at paddr, which holds tracked code: the machine tells the harts
 	 * (cpu__post). NULL when no device writes guest memory. */
 	void (*code_dma)(void *opaque, uint64_t paddr);
+	/*
+	 * Working-set sampling (src/mem/wss.c): one byte per RAM page, nonzero while the page is in the current
+	 * sample and not yet touched. A TLB fill of such a page clears its byte and counts it in ws_touched (the
+	 * sampler empties every hart's TLB when it picks a sample, so the first access after that fills). NULL when
+	 * the board has none.
+	 */
+	_Atomic uint8_t *ws_sample;
+	_Atomic uint64_t ws_touched;
 };
 
 /* A device (DMA) wrote [gpa, gpa + len) of RAM: harts drop what they decoded there. */

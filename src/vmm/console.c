@@ -205,12 +205,13 @@ static void *input_thread(void *opaque)
 	uint8_t buf[256];
 	seccomp__enter(SECCOMP_CONSOLE);
 	while (!atomic_load(&c->m->halted)) {
-		struct pollfd pfd = { .fd = c->in_fd, .events = POLLIN };
-		int r = poll(&pfd, 1, 100);
+		/* No timeout: an idle microVM's console thread sleeps until input comes or console__exit wakes it. */
+		struct pollfd pfd[2] = { { .fd = c->in_fd, .events = POLLIN }, { .fd = c->in_wake, .events = POLLIN } };
+		int r = poll(pfd, 2, -1);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			continue;
+		if (r <= 0 || pfd[1].revents)
+			break;
 		ssize_t n = read(c->in_fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -243,6 +244,7 @@ int console__init(struct console *c, struct machine *m, int in_fd, int out_fd)
 	c->in_fd = in_fd;
 	c->out_fd = out_fd;
 	c->m = m;
+	c->in_wake = -1;
 	if (out_fd >= 0 && out_start(&c->out, out_fd) < 0)
 		return -1;
 	if (in_fd >= 0 && isatty(in_fd) && tcgetattr(in_fd, &c->saved) == 0) {
@@ -257,7 +259,8 @@ int console__init(struct console *c, struct machine *m, int in_fd, int out_fd)
 			c->raw = true;
 	}
 	if (in_fd >= 0) {
-		if (pthread_create(&c->thread, NULL, input_thread, c) != 0) {
+		c->in_wake = eventfd(0, EFD_CLOEXEC);
+		if (c->in_wake < 0 || pthread_create(&c->thread, NULL, input_thread, c) != 0) {
 			console__exit(c);
 			return -1;
 		}
@@ -269,8 +272,16 @@ int console__init(struct console *c, struct machine *m, int in_fd, int out_fd)
 void console__exit(struct console *c)
 {
 	if (c->thread_started) {
+		uint64_t one = 1;
+		if (write(c->in_wake, &one, sizeof(one)) < 0) {
+			/* cannot fail on a fresh eventfd counter */
+		}
 		pthread_join(c->thread, NULL);
 		c->thread_started = false;
+	}
+	if (c->in_wake >= 0) {
+		close(c->in_wake);
+		c->in_wake = -1;
 	}
 	out_stop(&c->out, c->out_fd);
 	if (c->raw) {

@@ -43,6 +43,7 @@ struct console {
 	bool escape; /* Ctrl-A seen */
 	pthread_t thread;
 	bool thread_started;
+	int in_wake; /* eventfd: wakes the input thread from poll() to stop (it never polls on a timer) */
 	struct machine *m;
 	struct console_out out;
 };

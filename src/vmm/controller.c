@@ -34,6 +34,8 @@ void controller__init(struct controller *c, const char *id, int console_in, int 
 	c->console_in = console_in;
 	c->console_out = console_out;
 	c->serial_fd = -1;
+	mem_merge__init(&c->merge);
+	wss__init(&c->wss, (uint64_t)(uintptr_t)c ^ (uint64_t)getpid() << 32);
 	resources__init(&c->res);
 	mmds__init(&c->mmds, 0);
 }
@@ -52,6 +54,8 @@ void controller__exit(struct controller *c)
 {
 	unregister_metrics(c);
 	vmm__destroy(&c->vmm);
+	mem_merge__exit(&c->merge);
+	wss__exit(&c->wss);
 	if (c->serial_fd >= 0)
 		close(c->serial_fd);
 	c->serial_fd = -1;
@@ -291,6 +295,23 @@ int controller__update_balloon_stats(struct controller *c, uint32_t interval_s, 
 	return r;
 }
 
+int controller__memory(struct controller *c, struct controller_memory *out, char *err, size_t n)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&c->lock);
+	int r = runtime_check_locked(c, err, n);
+	if (r == 0) {
+		struct machine *m = &c->vmm.m;
+		out->ram_kib = m->bus.ram_size >> 10;
+		out->has_usage = mem__usage(m->bus.ram, &out->usage) == 0;
+		out->merge = c->merge.on;
+		mem_merge__stats(&c->merge, &out->merged);
+		wss__rotate(&c->wss, m, &out->wss);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
 int controller__balloon_stats(struct controller *c, struct virtio_balloon_info *out, char *err, size_t n)
 {
 	pthread_mutex_lock(&c->lock);
@@ -498,6 +519,25 @@ static uint64_t m_boot_time(void *opaque)
 	return atomic_load(&((struct controller *)opaque)->vmm.m.boottimer.boot_us);
 }
 
+static uint64_t m_ksm_merging_pages(void *opaque)
+{
+	struct mem_merge_stats s;
+	mem_merge__stats(&((struct controller *)opaque)->merge, &s);
+	return s.merging_pages;
+}
+
+static uint64_t m_ksm_zero_pages(void *opaque)
+{
+	struct mem_merge_stats s;
+	mem_merge__stats(&((struct controller *)opaque)->merge, &s);
+	return s.zero_pages;
+}
+
+static uint64_t m_wss_active_kib(void *opaque)
+{
+	return wss__last(&((struct controller *)opaque)->wss).active_kib;
+}
+
 #define BLK_STAT(field)                                                                                                \
 	static uint64_t m_blk_##field(void *opaque)                                                                    \
 	{                                                                                                              \
@@ -700,6 +740,9 @@ static void register_metrics(struct controller *c)
 		{ "vsock", "muxer_event_fails", METRIC_COUNTER, m_vsock_muxer_event_fails },
 		{ "vsock", "conn_event_fails", METRIC_COUNTER, m_vsock_conn_event_fails },
 		{ "vsock", "bad_packets", METRIC_COUNTER, m_vsock_bad_packets },
+		{ "memory", "ksm_merging_pages", METRIC_GAUGE, m_ksm_merging_pages },
+		{ "memory", "estimated_active_kib", METRIC_GAUGE, m_wss_active_kib },
+		{ "memory", "ksm_zero_pages", METRIC_GAUGE, m_ksm_zero_pages },
 		{ "balloon", "inflate_count", METRIC_COUNTER, m_balloon_inflate_count },
 		{ "balloon", "deflate_count", METRIC_COUNTER, m_balloon_deflate_count },
 		{ "balloon", "stats_updates_count", METRIC_COUNTER, m_balloon_stats_updates },
@@ -843,6 +886,12 @@ static int start_locked(struct controller *c, char *err, size_t n)
 	char why[1024];
 	if (vmm__create(&c->vmm, &mc, mc.elf ? -1 : c->console_in, out, why, sizeof(why)) < 0) {
 		snprintf(err, n, "Failed to start the microVM: %s", why);
+		goto fail;
+	}
+	if (r->machine.mem_merge &&
+	    mem_merge__enable(&c->merge, c->vmm.m.bus.ram, c->vmm.m.bus.ram_size, why, sizeof(why)) < 0) {
+		snprintf(err, n, "Failed to start the microVM: %s", why);
+		vmm__destroy(&c->vmm);
 		goto fail;
 	}
 	register_metrics(c);

@@ -13,6 +13,9 @@
 #include <stddef.h>
 
 #include "mmds/mmds.h"
+#include "mem/merge.h"
+#include "mem/usage.h"
+#include "mem/wss.h"
 #include "vmm/devices.h"
 #include "vmm/resources.h"
 #include "vmm/vmm.h"
@@ -67,6 +70,8 @@ struct controller {
 	struct logger *log;
 	struct metrics *metrics;
 	struct mmds mmds; /* the metadata store: any time through the API; its guest side at InstanceStart */
+	struct mem_merge merge; /* KSM on the guest's RAM (machine-config mem_merge) */
+	struct mem_wss wss;	/* working-set samples (GET /memory) */
 	bool metrics_registered;
 	/* The per-vCPU metrics' handles (group "vcpuN"). */
 	struct controller_vcpu_ref {
@@ -112,6 +117,17 @@ int controller__set_balloon(struct controller *c, const struct balloon_cfg *b, c
 int controller__get_balloon(struct controller *c, struct balloon_cfg *out, char *err, size_t n);
 int controller__update_balloon(struct controller *c, uint32_t amount_mib, char *err, size_t n);
 int controller__update_balloon_stats(struct controller *c, uint32_t interval_s, char *err, size_t n);
+/* GET /memory (wisp extension): what guest memory costs the host, and the working-set estimate (a sample ends
+ * and the next begins with each call). Runtime only. */
+struct controller_memory {
+	uint64_t ram_kib;
+	bool has_usage;
+	struct mem_usage usage;
+	bool merge;
+	struct mem_merge_stats merged;
+	struct mem_wss_estimate wss;
+};
+int controller__memory(struct controller *c, struct controller_memory *out, char *err, size_t n);
 int controller__balloon_stats(struct controller *c, struct virtio_balloon_info *out, char *err, size_t n);
 int controller__balloon_hinting(struct controller *c, bool start, bool acknowledge_on_stop, char *err, size_t n);
 int controller__balloon_hinting_status(struct controller *c, struct virtio_balloon_info *out, char *err, size_t n);

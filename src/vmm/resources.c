@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "machine/machine.h"
+#include "mem/merge.h"
 
 void resources__init(struct vm_resources *r)
 {
@@ -125,6 +126,8 @@ int resources__update_machine(struct vm_resources *r, const struct machine_cfg_u
 		m.has_cpu_backend = true;
 		m.cpu_backend = u->v.cpu_backend;
 	}
+	if (u->has_mem_merge)
+		m.mem_merge = u->v.mem_merge;
 
 	if (m.vcpu_count < 1 || m.vcpu_count > MACHINE_MAX_CPUS) {
 		snprintf(err, n, "The vCPU number is invalid: it must be 1..%d (got %u)", MACHINE_MAX_CPUS, m.vcpu_count);
@@ -141,6 +144,11 @@ int resources__update_machine(struct vm_resources *r, const struct machine_cfg_u
 	}
 	if (m.huge_pages != HUGE_PAGES_NONE) {
 		snprintf(err, n, "Huge pages (%s) are not supported by wisp yet.", huge_pages_name(m.huge_pages));
+		return -1;
+	}
+	char why[128];
+	if (m.mem_merge && !mem_merge__available(why, sizeof(why))) {
+		snprintf(err, n, "Memory merging (mem_merge) is not available: %s.", why);
 		return -1;
 	}
 	if (m.has_cpu_template && strcmp(m.cpu_template, "None") != 0) {

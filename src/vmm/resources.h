@@ -61,12 +61,14 @@ struct machine_cfg {
 	/* wisp extension: how guest code runs ("interp" or "jit"); the hart's default when not set. */
 	bool has_cpu_backend;
 	enum rv_backend cpu_backend;
+	/* wisp extension: offer guest RAM to the host's KSM (page sharing across microVMs; docs/api.md). */
+	bool mem_merge;
 };
 
 /* PUT replaces all fields (absent optional ones take their defaults); PATCH changes the `has_` ones. */
 struct machine_cfg_update {
 	bool has_vcpu_count, has_mem_size_mib, has_smt, has_track_dirty_pages, has_huge_pages, has_cpu_template;
-	bool has_cpu_backend;
+	bool has_cpu_backend, has_mem_merge;
 	struct machine_cfg v;
 };
 

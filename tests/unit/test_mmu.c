@@ -1,5 +1,6 @@
 /* Sv39/Sv48 translation on page tables built in the fake RAM, through mmu__translate(). */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
@@ -467,6 +468,42 @@ static void test_fetch_across_pages(void **state)
 	assert_int_equal(cpu->mtval, 0x13000);
 }
 
+/* Working-set sampling (src/mem/wss.c): a TLB fill of a marked page clears the mark and counts it, once;
+ * TLB hits are not seen (the sampler empties the TLBs when it marks pages); unmarked pages count nothing. */
+static void test_ws_sample(void **state)
+{
+	struct mmu_fix *f = *state;
+	struct rv_bus *bus = f->cpu->mmu.bus;
+	_Atomic uint8_t marks[FAKE_RAM_SIZE >> PAGE_SHIFT];
+	memset((void *)marks, 0, sizeof(marks));
+	bus->ws_sample = marks;
+	atomic_store(&bus->ws_touched, 0);
+	uint64_t pg = (PAGES - FAKE_RAM_BASE) >> PAGE_SHIFT;
+	map(f, 0x40001000, PAGES, 0, LEAF | RWX);
+	map(f, 0x40002000, PAGES + PAGE_SIZE, 0, LEAF | RWX);
+	marks[pg] = 1;
+	mmu__flush(&f->cpu->mmu);
+	cpu__update_mmu(f->cpu);
+	*(uint64_t *)fake_hart__ram(f->h, PAGES + 8) = 0x1122334455667788ull;
+	assert_int_equal(mmu__load_slow(&f->cpu->mmu, 0x40001008, 8), 0x1122334455667788ull);
+	assert_int_equal(marks[pg], 0);
+	assert_int_equal(atomic_load(&bus->ws_touched), 1);
+	/* Again (a TLB hit now, or a fill of a page no longer marked): no second count. */
+	mmu__load_slow(&f->cpu->mmu, 0x40001010, 8);
+	mmu__flush(&f->cpu->mmu);
+	mmu__store_slow(&f->cpu->mmu, 0x40001010, 8, 5);
+	assert_int_equal(atomic_load(&bus->ws_touched), 1);
+	/* An unmarked neighbour counts nothing; marked again, a store's fill counts it. */
+	mmu__load_slow(&f->cpu->mmu, 0x40002000, 8);
+	assert_int_equal(atomic_load(&bus->ws_touched), 1);
+	marks[pg + 1] = 1;
+	mmu__flush(&f->cpu->mmu);
+	mmu__store_slow(&f->cpu->mmu, 0x40002000, 4, 7);
+	assert_int_equal(marks[pg + 1], 0);
+	assert_int_equal(atomic_load(&bus->ws_touched), 2);
+	bus->ws_sample = NULL;
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -492,6 +529,7 @@ int main(void)
 		T(test_pointer_at_last_level),
 		T(test_exec_through_page_tables),
 		T(test_fetch_across_pages),
+		T(test_ws_sample),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

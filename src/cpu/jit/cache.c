@@ -22,14 +22,38 @@ bool jit__available(void)
 #endif
 }
 
-static unsigned hash_of(uintptr_t hkey)
+static unsigned hash_of(const struct rv_jit *j, uintptr_t hkey)
 {
-	return (unsigned)(((uint64_t)hkey * 0x9e3779b97f4a7c15ull) >> 48) & (JIT_HASH - 1);
+	return (unsigned)(((uint64_t)hkey * 0x9e3779b97f4a7c15ull) >> 48) & (j->hash_size - 1);
+}
+
+/*
+ * Twice the buckets, the live blocks hashed again. The table starts small because every bucket page a block
+ * lands on becomes resident: a fixed 64 Ki-bucket table cost each idle restored clone 512 KiB (issue 18). Out of
+ * memory: chains just get longer.
+ */
+static void grow_hash(struct rv_jit *j)
+{
+	unsigned size = j->hash_size * 2;
+	struct jit_block **h = calloc(size, sizeof(*h));
+	if (!h)
+		return;
+	free(j->hash);
+	j->hash = h;
+	j->hash_size = size;
+	for (unsigned i = 0; i < j->nblocks; i++) {
+		struct jit_block *b = &j->blocks[i];
+		if (b->dead)
+			continue;
+		unsigned k = hash_of(j, b->hkey);
+		b->hnext = h[k];
+		h[k] = b;
+	}
 }
 
 struct jit_block *jit__lookup(struct rv_jit *j, uintptr_t hkey, uint64_t vpc, uint8_t flags)
 {
-	for (struct jit_block *b = j->hash[hash_of(hkey)]; b; b = b->hnext)
+	for (struct jit_block *b = j->hash[hash_of(j, hkey)]; b; b = b->hnext)
 		if (b->hkey == hkey && b->vpc == vpc && b->flags == flags)
 			return b;
 	return NULL;
@@ -37,7 +61,7 @@ struct jit_block *jit__lookup(struct rv_jit *j, uintptr_t hkey, uint64_t vpc, ui
 
 void jit__flush(struct rv_jit *j)
 {
-	memset(j->hash, 0, JIT_HASH * sizeof(*j->hash));
+	memset(j->hash, 0, j->hash_size * sizeof(*j->hash));
 	code_pages__clear(&j->pages);
 	j->nblocks = 0;
 	j->used = j->common_end;
@@ -55,10 +79,12 @@ void jit__reserve(struct rv_jit *j)
 struct jit_block *jit__add_block(struct rv_jit *j, uintptr_t hkey, uint64_t vpc, uint8_t flags, uint8_t *code_rw,
 				 size_t size, unsigned ninsn, unsigned glen)
 {
+	if (j->nblocks >= 2 * j->hash_size && j->hash_size < JIT_HASH)
+		grow_hash(j);
 	struct jit_block *b = &j->blocks[j->nblocks++];
 	*b = (struct jit_block){ .hkey = hkey, .vpc = vpc, .code = jit__rx_of(j, code_rw), .size = (uint32_t)size,
 				 .ninsn = ninsn, .glen = glen, .flags = flags };
-	unsigned h = hash_of(hkey);
+	unsigned h = hash_of(j, hkey);
 	b->hnext = j->hash[h];
 	j->hash[h] = b;
 	size_t pg = (size_t)((hkey - (uintptr_t)j->cpu->mmu.bus->ram) >> PAGE_SHIFT);
@@ -87,7 +113,7 @@ bool jit__code_written(struct rv_jit *j, const uint8_t *host, unsigned len, bool
 	/* Drop every block of the page: chained jumps between them are not undone one by one. */
 	for (b = first; b; b = b->pnext) {
 		b->dead = true;
-		struct jit_block **pp = &j->hash[hash_of(b->hkey)];
+		struct jit_block **pp = &j->hash[hash_of(j, b->hkey)];
 		while (*pp && *pp != b)
 			pp = &(*pp)->hnext;
 		if (*pp)
@@ -117,7 +143,8 @@ struct rv_jit *jit__new(struct rv_cpu *cpu, char *err, size_t errlen)
 		j->size = (size_t)atol(kb) << 10;
 	j->maxblocks = (unsigned)(j->size / 128);
 	j->blocks = calloc(j->maxblocks, sizeof(*j->blocks));
-	j->hash = calloc(JIT_HASH, sizeof(*j->hash));
+	j->hash_size = JIT_HASH_MIN;
+	j->hash = calloc(j->hash_size, sizeof(*j->hash));
 	j->jc = malloc(sizeof(struct rv_jc_entry) * CTX_COUNT * JC_SIZE);
 	if (!j->blocks || !j->hash || !j->jc ||
 	    code_pages__init(&j->pages, (size_t)(cpu->mmu.bus->ram_size >> PAGE_SHIFT)) < 0) {
@@ -143,8 +170,9 @@ struct rv_jit *jit__new(struct rv_cpu *cpu, char *err, size_t errlen)
 	__builtin_cpu_init();
 	j->fma = __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx");
 #endif
-	const char *d = getenv("WISP_JIT_DUMP");
-	j->dump = d && *d && strcmp(d, "0") != 0;
+	j->dump = jit__dump_wanted();
+	if (j->dump)
+		j->disasm = jit__disasm_open();
 	const char *pm = getenv("WISP_JIT_PERF_MAP");
 	if (pm && *pm && strcmp(pm, "0") != 0) {
 		char path[64];
@@ -174,6 +202,7 @@ void jit__free(struct rv_jit *j)
 		munmap(j->rx, j->size);
 	if (j->perf_map)
 		fclose(j->perf_map);
+	jit__disasm_close(j->disasm);
 	free(j->blocks);
 	free(j->hash);
 	code_pages__exit(&j->pages);

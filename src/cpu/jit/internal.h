@@ -24,9 +24,12 @@
 #define R_BUDGET R15 /* instructions left in this run (cpu->budget lives here while translated code runs) */
 
 #define JIT_MAX_INSNS 64   /* guest instructions on one block's path */
-#define JIT_HASH 65536
+#define JIT_HASH 65536     /* the block table's most buckets */
+#define JIT_HASH_MIN 4096  /* and its first: it doubles when it holds twice as many blocks (sized to need) */
 #define JIT_CODE_SIZE (64u << 20)
 #define JIT_MAX_BLOCK_CODE (48u << 10) /* room one translation may take */
+
+struct jit_disasm;
 
 struct jit_block {
 	uintptr_t hkey;          /* host address of the first instruction */
@@ -61,6 +64,7 @@ struct rv_jit {
 	struct jit_block *blocks;
 	unsigned nblocks, maxblocks;
 	struct jit_block **hash;
+	unsigned hash_size; /* buckets, a power of two from JIT_HASH_MIN to JIT_HASH */
 	struct code_pages pages; /* per RAM page: the blocks translated from it */
 	uint64_t generation; /* bumped at every flush: link requests from before are void */
 	/* Jump cache (the MMU flushes it with the TLB), CTX_COUNT * JC_SIZE entries. */
@@ -70,6 +74,7 @@ struct rv_jit {
 	/* Debugging: /tmp/perf-PID.map, and disassembly of each block (--jit-dump / $WISP_JIT_DUMP). */
 	FILE *perf_map;
 	bool dump;
+	struct jit_disasm *disasm; /* capstone, opened (dlopen) when dump is set and it is there */
 	struct jit_stats stats;
 };
 
@@ -98,6 +103,10 @@ struct jit_block *jit__translate(struct rv_jit *j, uint64_t vpc, const uint8_t *
 
 /* run.c: the entry/exit code at the start of the cache (after every flush). */
 void jit__emit_common(struct rv_jit *j);
+/* --jit-dump's disassembler: opened at init when dumping (NULL without capstone), closed with the cache. */
+bool jit__dump_wanted(void); /* $WISP_JIT_DUMP */
+struct jit_disasm *jit__disasm_open(void);
+void jit__disasm_close(struct jit_disasm *d);
 void jit__debug_block(struct rv_jit *j, const struct jit_block *b);
 
 #endif

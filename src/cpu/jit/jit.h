@@ -16,6 +16,10 @@ struct rv_jit;
 /* True when this host can run translated code (x86-64). */
 bool jit__available(void);
 
+/* Load what $WISP_JIT_DUMP needs (capstone, opened with dlopen) now, before seccomp filters forbid mapping code;
+ * it stays loaded. Nothing when the variable is unset. */
+void jit__preload(void);
+
 /* Translator state for one hart (its code cache, block table, jump cache); NULL + message on failure. */
 struct rv_jit *jit__new(struct rv_cpu *cpu, char *err, size_t errlen);
 void jit__free(struct rv_jit *j);

@@ -9,6 +9,7 @@
  * block, in host registers the block's prologue loads and its exits write back.
  */
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu/internal.h"
@@ -16,6 +17,78 @@
 
 #ifdef WISP_HAVE_CAPSTONE
 #include <capstone/capstone.h>
+#include <dlfcn.h>
+#include <stdlib.h>
+
+/* Capstone's functions, from the library opened when --jit-dump is on (never linked: see CMakeLists.txt). */
+struct jit_disasm {
+	void *lib;
+	__typeof__(&cs_open) open;
+	__typeof__(&cs_disasm) disasm;
+	__typeof__(&cs_free) free;
+	__typeof__(&cs_close) close;
+};
+
+bool jit__dump_wanted(void)
+{
+	const char *d = getenv("WISP_JIT_DUMP");
+	return d && *d && strcmp(d, "0") != 0;
+}
+
+void jit__preload(void)
+{
+	if (jit__dump_wanted())
+		(void)dlopen(WISP_CAPSTONE_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+}
+
+struct jit_disasm *jit__disasm_open(void)
+{
+	struct jit_disasm *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->lib = dlopen(WISP_CAPSTONE_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (d->lib) {
+		*(void **)&d->open = dlsym(d->lib, "cs_open");
+		*(void **)&d->disasm = dlsym(d->lib, "cs_disasm");
+		*(void **)&d->free = dlsym(d->lib, "cs_free");
+		*(void **)&d->close = dlsym(d->lib, "cs_close");
+	}
+	if (!d->lib || !d->open || !d->disasm || !d->free || !d->close) {
+		fprintf(stderr, "wisp-jit: no disassembly: cannot load %s\n", WISP_CAPSTONE_SONAME);
+		jit__disasm_close(d);
+		return NULL;
+	}
+	return d;
+}
+
+void jit__disasm_close(struct jit_disasm *d)
+{
+	if (!d)
+		return;
+	if (d->lib)
+		dlclose(d->lib);
+	free(d);
+}
+#else
+bool jit__dump_wanted(void)
+{
+	const char *d = getenv("WISP_JIT_DUMP");
+	return d && *d && strcmp(d, "0") != 0;
+}
+
+void jit__preload(void)
+{
+}
+
+struct jit_disasm *jit__disasm_open(void)
+{
+	return NULL;
+}
+
+void jit__disasm_close(struct jit_disasm *d)
+{
+	(void)d;
+}
 #endif
 
 void jit__emit_common(struct rv_jit *j)
@@ -125,16 +198,17 @@ void jit__debug_block(struct rv_jit *j, const struct jit_block *b)
 	fprintf(stderr, "wisp-jit: block pc=%#llx host=%p %u insns, %u bytes at %p\n", (unsigned long long)b->vpc,
 		(void *)b->hkey, b->ninsn, b->size, (void *)b->code);
 #ifdef WISP_HAVE_CAPSTONE
+	struct jit_disasm *d = j->disasm;
 	csh cs;
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+	if (!d || d->open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
 		return;
 	cs_insn *insn;
-	size_t n = cs_disasm(cs, jit__rw_of(j, b->code), b->size, (uint64_t)(uintptr_t)b->code, 0, &insn);
+	size_t n = d->disasm(cs, jit__rw_of(j, b->code), b->size, (uint64_t)(uintptr_t)b->code, 0, &insn);
 	for (size_t i = 0; i < n; i++)
 		fprintf(stderr, "  %12llx  %-8s %s\n", (unsigned long long)insn[i].address, insn[i].mnemonic,
 			insn[i].op_str);
 	if (n)
-		cs_free(insn, n);
-	cs_close(&cs);
+		d->free(insn, n);
+	d->close(&cs);
 #endif
 }

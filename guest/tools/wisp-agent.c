@@ -5,7 +5,8 @@
  *
  * One invocation per connection, one connection at a time. Frames both ways: a type byte, a u32
  * little-endian length, that many bytes.
- *   host -> guest: 'I' stdin bytes (any number of frames), 'E' (length 0) end of stdin
+ *   host -> guest: 'I' stdin bytes (any number of frames), 'E' (length 0) end of stdin; or, alone, 'P' (length
+ *                  0): a probe, answered with 'P' without running anything (the host's check after a restore)
  *   guest -> host: 'O' stdout bytes, 'R' stderr bytes, then 'X' with a u32 wait status, last
  * The handler is /fn/handler, run in /fn with stdin/stdout/stderr on pipes.
  */
@@ -65,7 +66,7 @@ static int frame(int s, char type, const void *data, uint32_t len)
 }
 
 /* One invocation on connection s. Returns -1 when the connection broke. */
-static int invoke(int s)
+static int invoke(int s, const unsigned char first[5])
 {
 	int in[2], out[2], err[2];
 	if (pipe(in) < 0 || pipe(out) < 0 || pipe(err) < 0)
@@ -94,6 +95,10 @@ static int invoke(int s)
 	size_t plen = 0, poff = 0;
 	uint32_t frame_left = 0;
 	int in_open = 1, host_open = 1, outs = 2, broken = 0;
+	if (first[0] == 'E')
+		host_open = 0;
+	else
+		frame_left = first[1] | first[2] << 8 | first[3] << 16 | (uint32_t)first[4] << 24;
 	while (outs > 0) {
 		struct pollfd p[4] = { { .fd = -1 }, { .fd = -1 }, { .fd = out[0], .events = POLLIN },
 				       { .fd = err[0], .events = POLLIN } };
@@ -223,7 +228,13 @@ int main(void)
 			usleep(10000);
 			continue;
 		}
-		invoke(s);
+		unsigned char h[5];
+		if (read_all(s, h, 5) == 0) {
+			if (h[0] == 'P')
+				frame(s, 'P', NULL, 0);
+			else if (h[0] == 'I' || h[0] == 'E')
+				invoke(s, h);
+		}
 		close(s);
 	}
 }

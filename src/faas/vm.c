@@ -42,6 +42,10 @@ static int sun_set(struct sockaddr_un *a, const char *path)
 	return 0;
 }
 
+static int handshake(struct faas_vm *vm, long long deadline, enum vm_outcome *rc);
+static int send_frame(int s, char type, const void *data, uint32_t len);
+static int recv_until(int s, void *p, size_t n, long long deadline);
+
 static long long now_ms(void)
 {
 	struct timespec t;
@@ -190,6 +194,10 @@ static pid_t spawn_wisp(const char *wisp, char *const extra[], const char *log)
 	dup2(l < 0 ? fd : l, 1);
 	dup2(l < 0 ? fd : l, 2);
 	setpgid(0, 0); /* a terminal's Ctrl-C goes to the daemon, which ends its VMs itself */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL); /* the daemon blocks SIGINT/SIGTERM for its sigwait */
+	signal(SIGPIPE, SIG_DFL);
 	char *argv[16];
 	int a = 0;
 	argv[a++] = (char *)wisp;
@@ -360,7 +368,24 @@ int vm__clone(const char *wisp, const char *fndir, const char *dir, struct faas_
 		snprintf(err, n, "loading the snapshot: %s", why);
 		goto fail;
 	}
-	return 0;
+	/* A probe round trip: the restored guest first handles the transport reset of the load, which breaks
+	 * connections made meanwhile; an invocation must not be one of them. */
+	long long deadline = now_ms() + 10000;
+	for (;;) {
+		enum vm_outcome oc;
+		int s = handshake(vm, deadline, &oc);
+		unsigned char h[5];
+		bool ok = s >= 0 && send_frame(s, 'P', NULL, 0) == 0 && recv_until(s, h, 5, deadline) == 0 && h[0] == 'P';
+		if (s >= 0)
+			close(s);
+		if (ok)
+			return 0;
+		if (now_ms() >= deadline || waitpid(vm->pid, NULL, WNOHANG) == vm->pid) {
+			snprintf(err, n, "the restored agent does not answer");
+			goto fail;
+		}
+		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+	}
 fail:
 	vm__destroy(vm);
 	return -1;
@@ -423,41 +448,67 @@ static int append(char **buf, size_t *len, const char *data, size_t n, bool *tru
 	return 0;
 }
 
+/* Connect to the instance's vsock socket and do Firecracker's "CONNECT port" / "OK port" exchange. */
+static int handshake(struct faas_vm *vm, long long deadline, enum vm_outcome *rc)
+{
+	*rc = VM_BROKEN;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (sun_set(&a, vm->vsock) < 0)
+		return -1;
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (s >= 0)
+			close(s);
+		return -1;
+	}
+	char line[32];
+	int ll = snprintf(line, sizeof(line), "CONNECT %d\n", PORT_INVOKE);
+	if (send(s, line, (size_t)ll, MSG_NOSIGNAL) != ll)
+		goto fail;
+	size_t got = 0;
+	for (;;) {
+		int e = recv_until(s, line + got, 1, deadline);
+		if (e) {
+			*rc = e;
+			goto fail;
+		}
+		if (line[got] == '\n')
+			break;
+		if (++got >= sizeof(line) - 1)
+			goto fail;
+	}
+	if (strncmp(line, "OK ", 3))
+		goto fail;
+	return s;
+fail:
+	close(s);
+	return -1;
+}
+
 enum vm_outcome vm__invoke(struct faas_vm *vm, const void *in, size_t in_len, int timeout_ms, struct vm_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->out = calloc(1, 1);
 	r->err = calloc(1, 1);
 	long long deadline = now_ms() + timeout_ms;
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (sun_set(&a, vm->vsock) < 0)
-		return VM_BROKEN;
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		if (s >= 0)
-			close(s);
-		return VM_BROKEN;
-	}
+	int s = -1;
 	enum vm_outcome rc = VM_BROKEN;
-	char line[32];
-	int ll = snprintf(line, sizeof(line), "CONNECT %d\n", PORT_INVOKE);
-	if (send(s, line, (size_t)ll, MSG_NOSIGNAL) != ll)
-		goto out;
-	/* "OK <port>\n" */
-	size_t got = 0;
-	for (;;) {
-		int e = recv_until(s, line + got, 1, deadline);
-		if (e) {
-			rc = e;
-			goto out;
-		}
-		if (line[got] == '\n')
+	/* The handshake may be refused right after a restore, while the guest handles the transport reset that
+	 * a snapshot load sends: nothing ran yet, so try again for a while. */
+	for (int attempt = 0; attempt < 200; attempt++) {
+		if (attempt)
+			nanosleep(&(struct timespec){ 0, 5000000 }, NULL);
+		s = handshake(vm, deadline, &rc);
+		if (s >= 0 || rc == VM_TIMEOUT)
 			break;
-		if (++got >= sizeof(line) - 1)
-			goto out;
+		if (waitpid(vm->pid, NULL, WNOHANG) == vm->pid) {
+			vm->pid = 0; /* reaped: the instance died */
+			break;
+		}
 	}
-	if (strncmp(line, "OK ", 3))
-		goto out;
+	if (s < 0)
+		return rc;
+	rc = VM_BROKEN;
 	/* stdin in frames of up to 64 KiB, then the end mark. The agent drains it while the handler runs. */
 	const char *c = in;
 	for (size_t off = 0; off < in_len;) {

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""End to end: wisp-faas on real microVMs.
+
+Deploys busybox shell handlers; invokes one sequentially (first cold, then warm, exact outputs) and 16 at a time
+(max_instances 4: every output exact, at most 4 instances); a failing handler gives 502 with its stderr and the
+next invocation works; a hanging handler gives 504 and its instance (wisp process) is gone; two functions never
+share an instance; bad input (malformed JSON, unknown fields and functions, oversized bodies, non-executable and
+non-RISC-V handlers); /metrics; DELETE removes processes, snapshots and sockets.
+
+usage: faas.py WISP_FAAS WISP IMAGE INITRD
+"""
+import concurrent.futures
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Faas:
+    def __init__(self, url):
+        self.url = url
+
+    def req(self, method, path, body=None, raw=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        r = urllib.request.Request(self.url + path, data=data, method=method)
+        try:
+            with urllib.request.urlopen(r, timeout=120) as resp:
+                return resp.status, resp.read(), dict(resp.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), dict(e.headers)
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(")")[-1].split()[0] != "Z"
+
+
+def script(d, name, text):
+    p = os.path.join(d, name)
+    with open(p, "w") as f:
+        f.write("#!/bin/sh\n" + text)
+    os.chmod(p, 0o755)
+    return p
+
+
+def main():
+    faas_bin, wisp, image, initrd = sys.argv[1:5]
+    tmp = tempfile.mkdtemp(prefix="faas-e2e-")
+    state = os.path.join(tmp, "s")
+    port = free_port()
+    log = open(os.path.join(tmp, "daemon.log"), "w")
+    d = subprocess.Popen([faas_bin, "--listen", f"127.0.0.1:{port}", "--state-dir", state, "--policy", "fixed:10",
+                          "--memory-budget", "1024", "--max-body", "65536", "--wisp", wisp, "--kernel", image,
+                          "--initrd", initrd], stdout=log, stderr=log)
+    f = Faas(f"http://127.0.0.1:{port}")
+    try:
+        for _ in range(200):
+            try:
+                f.req("GET", "/functions")
+                break
+            except OSError:
+                time.sleep(0.05)
+        echo = script(tmp, "echo.sh", 'read line; echo "echo:$line"\n')
+        fail = script(tmp, "fail.sh", 'cat >/dev/null; echo "bad thing: $(cat data.txt)" >&2; exit 3\n')
+        hang = script(tmp, "hang.sh", "sleep 1000\n")
+        who = script(tmp, "who.sh", 'cat /proc/sys/kernel/random/boot_id; cat >/dev/null\n')
+        data = os.path.join(tmp, "data.txt")
+        with open(data, "w") as fh:
+            fh.write("from-a-file")
+
+        # ---- bad input, before anything exists ----
+        s, b, _ = f.req("PUT", "/functions/x", raw=b"{not json")
+        assert s == 400 and b"JSON" in b, (s, b)
+        s, b, _ = f.req("PUT", "/functions/x", {"executable": echo, "colour": "red"})
+        assert s == 400 and b"colour" in b, (s, b)
+        s, b, _ = f.req("PUT", "/functions/x", {"executable": data})
+        assert s == 400 and b"not an executable" in b, (s, b)
+        s, b, _ = f.req("PUT", "/functions/x", {"executable": "/bin/true"})  # x86-64 ELF
+        assert s == 400 and b"RISC-V" in b, (s, b)
+        s, b, _ = f.req("PUT", "/functions/x", {"executable": echo, "memory_mib": 5})
+        assert s == 400 and b"memory_mib" in b, (s, b)
+        s, b, _ = f.req("PUT", "/functions/bad%20name", {"executable": echo})
+        assert s == 400, (s, b)
+        s, b, _ = f.req("POST", "/functions/nope/invoke", raw=b"x")
+        assert s == 404, (s, b)
+        s, b, _ = f.req("GET", "/functions/nope")
+        assert s == 404, (s, b)
+
+        # ---- deploy, sequential invocations ----
+        s, b, _ = f.req("PUT", "/functions/echo", {"executable": echo, "max_instances": 4, "timeout_s": 30})
+        assert s == 201, (s, b)
+        s, b, _ = f.req("PUT", "/functions/echo", {"executable": echo})
+        assert s == 409, (s, b)
+        starts = []
+        for i in range(5):
+            s, b, h = f.req("POST", "/functions/echo/invoke", raw=f"hello {i}\n".encode())
+            assert s == 200 and b == f"echo:hello {i}\n".encode(), (s, b)
+            assert float(h["X-Wisp-Duration-Ms"]) > 0
+            starts.append(h["X-Wisp-Start"])
+        assert starts == ["cold"] + ["warm"] * 4, starts
+        s, b, _ = f.req("POST", "/functions/echo/invoke", raw=b"y" * 70000)
+        assert s == 413, (s, b)
+
+        # ---- 16 at a time ----
+        with concurrent.futures.ThreadPoolExecutor(16) as ex:
+            res = list(ex.map(lambda i: f.req("POST", "/functions/echo/invoke", raw=f"c{i}\n".encode()), range(16)))
+        for i, (s, b, h) in enumerate(res):
+            assert s == 200 and b == f"echo:c{i}\n".encode(), (i, s, b)
+        info = json.loads(f.req("GET", "/functions/echo")[1])
+        assert info["invocations"] == 21 and info["cold"] + info["warm"] == 21, info
+        assert 1 <= info["live_instances"] <= 4 and info["cold"] <= 4, info
+
+        # ---- a failing handler: 502 with stderr, then it still works ----
+        s, b, _ = f.req("PUT", "/functions/fail", {"executable": fail, "files": [data]})
+        assert s == 201, (s, b)
+        for _ in range(2):
+            s, b, _ = f.req("POST", "/functions/fail/invoke", raw=b"in")
+            assert s == 502 and b == b"bad thing: from-a-file\n", (s, b)
+        assert json.loads(f.req("GET", "/functions/fail")[1])["warm"] == 1
+
+        # ---- a hanging handler: 504, its instance gone ----
+        s, b, _ = f.req("PUT", "/functions/hang", {"executable": hang, "timeout_s": 2})
+        assert s == 201, (s, b)
+        s, b, _ = f.req("POST", "/functions/hang/invoke", raw=b"")
+        assert s == 504, (s, b)
+        info = json.loads(f.req("GET", "/functions/hang")[1])
+        assert info["live_instances"] == 0 and info["timeouts"] == 1, info
+
+        # ---- two functions never share an instance ----
+        for n in ("who1", "who2"):
+            assert f.req("PUT", f"/functions/{n}", {"executable": who})[0] == 201
+        ids = {}
+        for n in ("who1", "who2", "who1", "who2"):
+            s, b, h = f.req("POST", f"/functions/{n}/invoke", raw=b"")
+            assert s == 200, (s, b)
+            ids.setdefault(n, set()).add(b)
+        p1 = set(json.loads(f.req("GET", "/functions/who1")[1])["instance_pids"])
+        p2 = set(json.loads(f.req("GET", "/functions/who2")[1])["instance_pids"])
+        assert p1 and p2 and not (p1 & p2), (p1, p2)
+        assert len(ids["who1"]) == 1 and len(ids["who2"]) == 1 and ids["who1"] != ids["who2"], ids
+
+        # ---- metrics ----
+        s, b, _ = f.req("GET", "/metrics")
+        m = b.decode()
+        assert s == 200 and 'wisp_faas_invocations_total{function="echo",start="warm"}' in m, m
+        assert 'wisp_faas_timeouts_total{function="hang"} 1' in m, m
+
+        # ---- DELETE removes everything ----
+        pids = json.loads(f.req("GET", "/functions/echo")[1])["instance_pids"]
+        assert pids and all(alive(p) for p in pids)
+        fdir = os.path.join(state, "f", "echo")
+        assert os.path.exists(os.path.join(fdir, "snap.mem"))
+        assert f.req("DELETE", "/functions/echo")[0] == 204
+        assert not any(alive(p) for p in pids), pids
+        assert not os.path.exists(fdir), os.listdir(os.path.dirname(fdir))
+        assert f.req("POST", "/functions/echo/invoke", raw=b"x")[0] == 404
+        names = [x["name"] for x in json.loads(f.req("GET", "/functions")[1])["functions"]]
+        assert "echo" not in names and "who1" in names, names
+        print("faas: ok")
+    finally:
+        d.terminate()
+        d.wait(timeout=60)
+        log.close()
+    assert d.returncode == 0, d.returncode
+    left = os.listdir(os.path.join(state, "f")) if os.path.exists(os.path.join(state, "f")) else []
+    assert not left, left
+    subprocess.run(["rm", "-rf", tmp])
+
+
+if __name__ == "__main__":
+    main()

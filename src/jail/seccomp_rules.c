@@ -146,28 +146,6 @@ static const struct sc_rule machine[] = {
 	RULE(ioctl, "virtio-console: unlock the pseudo-terminal", EQ(1, TIOCSPTLCK)),
 };
 
-/* Building the vsock and balloon devices (InstanceStart, snapshot load): their timers and the vsock socket. */
-static const struct sc_rule vsock_dev[] = {
-	CALL(timerfd_create, "vsock and balloon timers"),
-	RULE(socket, "vsock: the host side's Unix socket (uds_path)", EQ(0, AF_UNIX)),
-	CALL(bind, "vsock: uds_path"),
-	CALL(listen, "vsock: uds_path"),
-};
-
-/* The I/O thread's vsock and balloon work: host connections both ways, the timers. */
-static const struct sc_rule vsock_io[] = {
-	CALL(timerfd_settime, "vsock and balloon timers"),
-	CALL(accept4, "vsock: host-initiated connections on uds_path"),
-	RULE(socket, "vsock: guest-initiated connections to <uds_path>_<port>", EQ(0, AF_UNIX)),
-	CALL(connect, "vsock: guest-initiated connections"),
-	CALL(write, "vsock: stream data to host sockets"),
-	CALL(sendto, "vsock: stream data to host sockets"),
-	CALL(recvfrom, "vsock: stream data from host sockets"),
-	CALL(shutdown, "vsock: half-closed streams"),
-	CALL(close, "vsock: ended connections"),
-	CALL(readv, "vsock: stream data from host sockets"),
-};
-
 /* The API server: libmicrohttpd on the Unix socket. */
 static const struct sc_rule http[] = {
 	CALL(epoll_wait, "libmicrohttpd's event loop"),
@@ -289,12 +267,12 @@ struct group {
 static const struct {
 	struct group g[10];
 } kinds[SECCOMP_NTHREADS] = {
-	[SECCOMP_VMM] = { { GROUP(base), GROUP(threads), GROUP(files), GROUP(config), GROUP(machine), GROUP(vsock_dev),
-			    GROUP(http), GROUP(vmm_own), SANITIZER SANITIZER_EXIT } },
-	[SECCOMP_API] = { { GROUP(base), GROUP(threads), GROUP(files), GROUP(config), GROUP(machine),
-			    GROUP(vsock_dev), GROUP(http), SANITIZER } },
+	[SECCOMP_VMM] = { { GROUP(base), GROUP(threads), GROUP(files), GROUP(config), GROUP(machine), GROUP(http),
+			    GROUP(vmm_own), SANITIZER SANITIZER_EXIT } },
+	[SECCOMP_API] = { { GROUP(base), GROUP(threads), GROUP(files), GROUP(config), GROUP(machine), GROUP(http),
+			    SANITIZER } },
 	[SECCOMP_VCPU] = { { GROUP(base), GROUP(vcpu), SANITIZER } },
-	[SECCOMP_IO] = { { GROUP(base), GROUP(io), GROUP(vsock_io), SANITIZER } },
+	[SECCOMP_IO] = { { GROUP(base), GROUP(io), SANITIZER } },
 	[SECCOMP_CONSOLE] = { { GROUP(base), GROUP(console), SANITIZER } },
 	[SECCOMP_TIMEOUT] = { { GROUP(base), SANITIZER } },
 	[SECCOMP_METRICS] = { { GROUP(base), SANITIZER } },

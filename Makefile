@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 MEM ?= 256
 
-.PHONY: all wisp guest run run-only test test-only clean setup bench
+.PHONY: all wisp guest guest-python run run-only test test-only clean setup bench
 
 all: wisp
 
@@ -18,6 +18,10 @@ setup:
 
 guest:
 	guest/build.sh $(BUILD)/guest
+
+# wisp-faas's python3 runtime drive from Debian trixie's riscv64 packages (cached; docs/faas.md).
+guest-python: guest
+	guest/python.sh $(BUILD)/guest
 
 run: setup
 	$(MAKE) wisp guest

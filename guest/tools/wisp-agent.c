@@ -9,6 +9,10 @@
  *                  0): a probe, answered with 'P' without running anything (the host's check after a restore)
  *   guest -> host: 'O' stdout bytes, 'R' stderr bytes, then 'X' with a u32 wait status, last
  * The handler is /fn/handler, run in /fn with stdin/stdout/stderr on pipes.
+ *
+ * A second drive, when there is one, is a runtime (Python, built by guest/python.sh): a root file system the
+ * agent mounts on /rt, with /fn bind-mounted inside, and chroots each handler into. Its /etc/wisp-warmup runs once
+ * before READY, so the snapshot taken then holds the runtime's files in the page cache.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +32,8 @@
 #define PORT_INVOKE 1024
 #define PORT_READY  1025
 #define HANDLER	    "/fn/handler"
+
+static int runtime; /* a runtime drive is mounted on /rt */
 
 static int write_all(int fd, const void *p, size_t n)
 {
@@ -80,6 +86,8 @@ static int invoke(int s, const unsigned char first[5])
 		dup2(err[1], 2);
 		for (int fd = 3; fd < 64; fd++)
 			close(fd);
+		if (runtime && (chroot("/rt") < 0 || chdir("/") < 0))
+			_exit(126);
 		if (chdir("/fn") < 0)
 			_exit(126);
 		execl(HANDLER, HANDLER, (char *)NULL);
@@ -209,12 +217,49 @@ static void ready(void)
 	fprintf(stderr, "wisp-agent: the host never took the ready connection\n");
 }
 
+/* Mount the function's drive on /fn and a runtime drive on /rt: told apart by what they hold, not by order. */
+static void mount_drives(void)
+{
+	static const char *const devs[] = { "/dev/vda", "/dev/vdb" };
+	mkdir("/fn", 0755);
+	mkdir("/rt", 0755);
+	mkdir("/mnt", 0755);
+	for (int i = 0; i < 2; i++) {
+		if (access(devs[i], F_OK) < 0)
+			continue;
+		if (mount(devs[i], "/mnt", "ext4", MS_RDONLY, "noload") < 0) {
+			fprintf(stderr, "wisp-agent: mount %s: %s\n", devs[i], strerror(errno));
+			continue;
+		}
+		int fn = access("/mnt/handler", F_OK) == 0;
+		if (mount("/mnt", fn ? "/fn" : "/rt", NULL, MS_MOVE, NULL) < 0)
+			fprintf(stderr, "wisp-agent: move %s: %s\n", devs[i], strerror(errno));
+		else if (!fn)
+			runtime = 1;
+	}
+	if (!runtime)
+		return;
+	if (mount("/fn", "/rt/fn", NULL, MS_BIND, NULL) < 0 || mount("proc", "/rt/proc", "proc", 0, NULL) < 0 ||
+	    mount("devtmpfs", "/rt/dev", "devtmpfs", 0, NULL) < 0 || mount("tmpfs", "/rt/tmp", "tmpfs", 0, NULL) < 0)
+		fprintf(stderr, "wisp-agent: runtime mounts: %s\n", strerror(errno));
+	if (access("/rt/etc/wisp-warmup", X_OK) == 0) {
+		pid_t p = fork();
+		if (p == 0) {
+			if (chroot("/rt") < 0 || chdir("/") < 0)
+				_exit(126);
+			execl("/etc/wisp-warmup", "/etc/wisp-warmup", (char *)NULL);
+			_exit(127);
+		}
+		int st;
+		if (p > 0)
+			waitpid(p, &st, 0);
+	}
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	mkdir("/fn", 0755);
-	if (mount("/dev/vda", "/fn", "ext4", MS_RDONLY, "noload") < 0)
-		perror("wisp-agent: mount /dev/vda on /fn");
+	mount_drives();
 	int l = socket(AF_VSOCK, SOCK_STREAM, 0);
 	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = PORT_INVOKE };
 	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 4) < 0) {

@@ -229,7 +229,8 @@ static void deploy(struct faas *f, const char *name, const char *body, size_t le
 		cJSON_Delete(j);
 		return reply_error(r, 400, "the body must be a JSON object");
 	}
-	static const char *const known[] = { "executable", "files", "memory_mib", "timeout_s", "max_instances" };
+	static const char *const known[] = { "executable", "files", "memory_mib", "timeout_s", "max_instances",
+					     "runtime" };
 	for (const cJSON *c = j->child; c; c = c->next) {
 		bool ok = false;
 		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -283,6 +284,22 @@ static void deploy(struct faas *f, const char *name, const char *body, size_t le
 			paths[npaths++] = c->valuestring;
 		}
 	}
+	const cJSON *rtj = cJSON_GetObjectItemCaseSensitive(j, "runtime");
+	const char *runtime = NULL;
+	if (rtj && !cJSON_IsNull(rtj)) {
+		if (!cJSON_IsString(rtj) || (strcmp(rtj->valuestring, "python3") && strcmp(rtj->valuestring, "busybox"))) {
+			snprintf(err, sizeof(err), "\"runtime\" is \"busybox\" (the default) or \"python3\"");
+			goto bad;
+		}
+		if (!strcmp(rtj->valuestring, "python3")) {
+			runtime = f->o.python_image;
+			if (access(runtime, R_OK) < 0) {
+				snprintf(err, sizeof(err), "the python3 runtime needs %s (make guest-python, or --python-image)",
+					 runtime);
+				goto bad;
+			}
+		}
+	}
 	if (get_uint(j, "memory_mib", 32, 4096, 128, &mem, err, sizeof(err)) < 0 ||
 	    get_uint(j, "timeout_s", 1, 900, 30, &tmo, err, sizeof(err)) < 0 ||
 	    get_uint(j, "max_instances", 1, 256, 4, &maxi, err, sizeof(err)) < 0)
@@ -324,7 +341,7 @@ static void deploy(struct faas *f, const char *name, const char *body, size_t le
 		return reply_error(r, 500, "out of memory");
 	}
 	double t0 = now_ms();
-	struct vm_spec spec = { f->o.wisp, f->o.kernel, f->o.initrd, mem };
+	struct vm_spec spec = { f->o.wisp, f->o.kernel, f->o.initrd, runtime, mem };
 	int rc = -1;
 	if (strlen(fn->dir) + 32 >= 108)
 		snprintf(err, sizeof(err), "the state directory's path is too long for Unix sockets");

@@ -250,18 +250,21 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "replay"))
 		return cmd_replay(argc - 1, argv + 1);
 
-	char self[PATH_MAX], here[PATH_MAX], wisp[PATH_MAX + 16], kernel[PATH_MAX + 32], initrd[PATH_MAX + 32];
+	char self[PATH_MAX], here[PATH_MAX], wisp[PATH_MAX + 16], kernel[PATH_MAX + 32], initrd[PATH_MAX + 32],
+		python[PATH_MAX + 32];
 	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[sl > 0 ? sl : 0] = 0;
 	snprintf(here, sizeof(here), "%s", dirname(self));
 	snprintf(wisp, sizeof(wisp), "%s/wisp", here);
 	snprintf(kernel, sizeof(kernel), "%s/guest/Image", here);
 	snprintf(initrd, sizeof(initrd), "%s/guest/initrd.cpio.gz", here);
+	snprintf(python, sizeof(python), "%s/guest/python.ext4", here);
 	struct faas_opts o = { .listen = "127.0.0.1:8080",
 			       .state_dir = "/tmp/wisp-faas",
 			       .wisp = wisp,
 			       .kernel = kernel,
 			       .initrd = initrd,
+			       .python_image = python,
 			       .memory_budget_mib = 2048,
 			       .policy = { POLICY_HYBRID, POLICY_FALLBACK_MIN },
 			       .minute_ms = 60000,
@@ -278,6 +281,7 @@ int main(int argc, char **argv)
 		O_MINUTE,
 		O_QUEUE,
 		O_BODY,
+		O_PYTHON,
 		O_HELP
 	};
 	static const struct option opts[] = { { "listen", required_argument, NULL, O_LISTEN },
@@ -290,6 +294,7 @@ int main(int argc, char **argv)
 					      { "minute-ms", required_argument, NULL, O_MINUTE },
 					      { "queue", required_argument, NULL, O_QUEUE },
 					      { "max-body", required_argument, NULL, O_BODY },
+					      { "python-image", required_argument, NULL, O_PYTHON },
 					      { "help", no_argument, NULL, O_HELP },
 					      { 0 } };
 	int c;
@@ -313,6 +318,7 @@ int main(int argc, char **argv)
 		case O_WISP: o.wisp = optarg; break;
 		case O_KERNEL: o.kernel = optarg; break;
 		case O_INITRD: o.initrd = optarg; break;
+		case O_PYTHON: o.python_image = optarg; break;
 		case O_MINUTE:
 			if (parse_uint(optarg, 1, 3600000, &v, "--minute-ms") < 0)
 				return 2;

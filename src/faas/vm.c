@@ -290,7 +290,16 @@ int vm__make_snapshot(const struct vm_spec *spec, const char *fndir, char *err, 
 	cJSON_AddStringToObject(d, "path_on_host", drive);
 	cJSON_AddBoolToObject(d, "is_root_device", 0);
 	cJSON_AddBoolToObject(d, "is_read_only", 1);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(j, "drives"), d);
+	cJSON *drives = cJSON_AddArrayToObject(j, "drives");
+	cJSON_AddItemToArray(drives, d);
+	if (spec->runtime) {
+		cJSON *rt = cJSON_CreateObject();
+		cJSON_AddStringToObject(rt, "drive_id", "runtime");
+		cJSON_AddStringToObject(rt, "path_on_host", spec->runtime);
+		cJSON_AddBoolToObject(rt, "is_root_device", 0);
+		cJSON_AddBoolToObject(rt, "is_read_only", 1);
+		cJSON_AddItemToArray(drives, rt);
+	}
 	cJSON *v = cJSON_AddObjectToObject(j, "vsock");
 	cJSON_AddNumberToObject(v, "guest_cid", GUEST_CID);
 	cJSON_AddStringToObject(v, "uds_path", vs);

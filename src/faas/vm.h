@@ -15,6 +15,7 @@
 struct vm_spec {
 	const char *wisp; /* the wisp binary */
 	const char *kernel, *initrd;
+	const char *runtime; /* a runtime drive (guest/python.sh's python.ext4), or NULL for busybox only */
 	unsigned mem_mib;
 };
 

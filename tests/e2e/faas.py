@@ -7,7 +7,10 @@ next invocation works; a hanging handler gives 504 and its instance (wisp proces
 share an instance; bad input (malformed JSON, unknown fields and functions, oversized bodies, non-executable and
 non-RISC-V handlers); /metrics; DELETE removes processes, snapshots and sockets.
 
-usage: faas.py WISP_FAAS WISP IMAGE INITRD
+`faas.py python ...`: a Python 3 handler (JSON in, JSON out) on the python3 runtime drive of guest/python.sh
+(make guest-python), invoked cold and warm; exit 77 (skipped) when that drive was not built.
+
+usage: faas.py [basic|python] WISP_FAAS WISP IMAGE INITRD [PYTHON_IMAGE]
 """
 import concurrent.futures
 import json
@@ -60,15 +63,55 @@ def script(d, name, text):
     return p
 
 
+PY_HANDLER = """#!/usr/bin/python3
+import json, sys
+req = json.load(sys.stdin)
+json.dump({"sum": sum(req["numbers"]), "hello": req["name"].upper(), "n": len(req["numbers"])}, sys.stdout)
+"""
+
+
+def python_scenario(f, tmp):
+    h = os.path.join(tmp, "handler.py")
+    with open(h, "w") as fh:
+        fh.write(PY_HANDLER)
+    os.chmod(h, 0o755)
+    s, b, _ = f.req("PUT", "/functions/py", {"executable": h, "runtime": "python3", "memory_mib": 256,
+                                             "timeout_s": 300})
+    assert s == 201, (s, b)
+    s, b, _ = f.req("PUT", "/functions/py2", {"executable": h, "runtime": "perl"})
+    assert s == 400 and b"runtime" in b, (s, b)
+    starts = []
+    for i in range(3):
+        body = json.dumps({"numbers": list(range(i + 3)), "name": f"wisp{i}"}).encode()
+        s, b, hd = f.req("POST", "/functions/py/invoke", raw=body)
+        assert s == 200, (s, b)
+        assert json.loads(b) == {"sum": sum(range(i + 3)), "hello": f"WISP{i}", "n": i + 3}, b
+        starts.append(hd["X-Wisp-Start"])
+        print(f"python invocation {i}: {hd['X-Wisp-Start']} {hd['X-Wisp-Duration-Ms']} ms")
+    assert starts == ["cold", "warm", "warm"], starts
+    s, b, _ = f.req("POST", "/functions/py/invoke", raw=b"{not json")
+    assert s == 502 and b"JSONDecodeError" in b, (s, b)
+    assert f.req("DELETE", "/functions/py")[0] == 204
+    print("faas python: ok")
+
+
 def main():
-    faas_bin, wisp, image, initrd = sys.argv[1:5]
+    scenario = sys.argv[1] if sys.argv[1] in ("basic", "python") else None
+    args = sys.argv[2:] if scenario else sys.argv[1:]
+    scenario = scenario or "basic"
+    faas_bin, wisp, image, initrd = args[:4]
+    python_image = args[4] if len(args) > 4 else None
+    if scenario == "python" and not (python_image and os.path.exists(python_image)):
+        print(f"faas python: skipped, no runtime drive {python_image} (make guest-python)")
+        sys.exit(77)
     tmp = tempfile.mkdtemp(prefix="faas-e2e-")
     state = os.path.join(tmp, "s")
     port = free_port()
     log = open(os.path.join(tmp, "daemon.log"), "w")
     d = subprocess.Popen([faas_bin, "--listen", f"127.0.0.1:{port}", "--state-dir", state, "--policy", "fixed:10",
                           "--memory-budget", "1024", "--max-body", "65536", "--wisp", wisp, "--kernel", image,
-                          "--initrd", initrd], stdout=log, stderr=log)
+                          "--initrd", initrd] +
+                         (["--python-image", python_image] if python_image else []), stdout=log, stderr=log)
     f = Faas(f"http://127.0.0.1:{port}")
     try:
         for _ in range(200):
@@ -77,6 +120,8 @@ def main():
                 break
             except OSError:
                 time.sleep(0.05)
+        if scenario == "python":
+            return python_scenario(f, tmp)
         echo = script(tmp, "echo.sh", 'read line; echo "echo:$line"\n')
         fail = script(tmp, "fail.sh", 'cat >/dev/null; echo "bad thing: $(cat data.txt)" >&2; exit 3\n')
         hang = script(tmp, "hang.sh", "sleep 1000\n")

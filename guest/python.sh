@@ -27,7 +27,7 @@ if [ -z "$(find "$apt/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/nul
     apt-get "${aptopts[@]}" update -qq
 fi
 vers=$(for p in "${pkgs[@]}"; do echo "$p=$(apt-cache "${aptopts[@]}" show --no-all-versions "$p" | sed -n 's/^Version: //p' | head -1)"; done)
-key=$( { echo "$vers"; cat "$0"; } | sha256sum | cut -c1-16)
+key=$( { echo "$vers"; } | sha256sum | cut -c1-16)
 pdir=$cache/python-$key
 if [ ! -f "$pdir/.done" ]; then
     echo "guest: Python runtime from Debian trixie riscv64 packages (cache key $key)" >&2
@@ -40,16 +40,15 @@ if [ ! -f "$pdir/.done" ]; then
     touch "$pdir.tmp/.done"
     rm -rf "$pdir.tmp/debs" "$pdir"; mv "$pdir.tmp" "$pdir"
 fi
-# The image: the packages' tree, busybox for /bin/sh, the mount points the agent uses, the warm-up script the
-# agent runs before it reports ready (so the snapshot holds Python's files in the page cache).
+# The image: the packages' tree, busybox for /bin/sh, the mount points the agent uses, and the zygote the agent
+# starts before it reports ready (python-zygote.py: the snapshot then holds a started Python with its modules).
 stage=$out/python-root
 rm -rf "$stage"; cp -a "$pdir/root" "$stage"
 mkdir -p "$stage"/{bin,fn,proc,dev,tmp,etc,sys}
 cp "$out/rootfs/bin/busybox" "$stage/bin/busybox"
 for a in sh cat echo ls sleep env; do ln -sf busybox "$stage/bin/$a"; done
 [ -e "$stage/lib" ] || ln -s usr/lib "$stage/lib"
-printf '#!/bin/sh\nexec /usr/bin/python3 -c "import json, sys, os, re, collections"\n' > "$stage/etc/wisp-warmup"
-chmod 0755 "$stage/etc/wisp-warmup"
+install -m 0755 "$here/python-zygote.py" "$stage/etc/wisp-zygote"
 rm -f "$out/python.ext4"
 mkfs.ext4 -q -F -L wisprt -d "$stage" "$out/python.ext4" "$(( $(du -sk "$stage" | cut -f1) * 3 / 2 + 8192 ))k"
 rm -rf "$stage"

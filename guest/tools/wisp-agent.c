@@ -26,12 +26,15 @@
 #include <sys/socket.h>
 #include <linux/vm_sockets.h> /* after sys/socket.h: it needs struct sockaddr */
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define PORT_INVOKE 1024
 #define PORT_READY  1025
 #define HANDLER	    "/fn/handler"
+
+#define ZYGOTE_SOCK "/rt/tmp/zygote.sock"
 
 static int runtime; /* a runtime drive is mounted on /rt */
 
@@ -71,16 +74,81 @@ static int frame(int s, char type, const void *data, uint32_t len)
 	return write_all(s, h, 5) < 0 || (len && write_all(s, data, len) < 0) ? -1 : 0;
 }
 
+/*
+ * A runtime's zygote (its /etc/wisp-zygote, e.g. guest/python.sh's Python one) is started before READY, so the
+ * snapshot holds a runtime that has already started and imported its modules. Per invocation the agent passes it
+ * the handler's stdin/stdout/stderr (SCM_RIGHTS) on /tmp/zygote.sock inside the runtime; it forks, runs
+ * /fn/handler in the child and answers with the child's wait status (u32, little-endian) on the same connection.
+ * Returns that connection, or -1 to fork and exec the handler here instead.
+ */
+static int zygote;
+
+static int zygote_start(int in, int out, int err)
+{
+	if (!zygote)
+		return -1;
+	struct sockaddr_un a = { .sun_family = AF_UNIX, .sun_path = ZYGOTE_SOCK };
+	int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (c >= 0)
+			close(c);
+		return -1;
+	}
+	int fds[3] = { in, out, err };
+	char ctl[CMSG_SPACE(sizeof(fds))] = { 0 };
+	char one = 'F';
+	struct iovec iov = { &one, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+	if (sendmsg(c, &m, 0) != 1) {
+		close(c);
+		return -1;
+	}
+	return c;
+}
+
+static void zygote_launch(void)
+{
+	if (access("/rt/etc/wisp-zygote", X_OK) < 0)
+		return;
+	pid_t p = fork();
+	if (p == 0) {
+		int fd = open("/dev/null", O_RDWR);
+		dup2(fd, 0);
+		if (chroot("/rt") < 0 || chdir("/") < 0)
+			_exit(126);
+		execl("/etc/wisp-zygote", "/etc/wisp-zygote", (char *)NULL);
+		_exit(127);
+	}
+	if (p < 0)
+		return;
+	for (int i = 0; i < 6000; i++) { /* up to 60 s: an interpreter starting on an emulated CPU */
+		if (access(ZYGOTE_SOCK, F_OK) == 0) {
+			zygote = 1;
+			return;
+		}
+		if (waitpid(p, NULL, WNOHANG) == p)
+			break;
+		usleep(10000);
+	}
+	fprintf(stderr, "wisp-agent: the runtime's zygote did not start; handlers run without it\n");
+}
+
 /* One invocation on connection s. Returns -1 when the connection broke. */
 static int invoke(int s, const unsigned char first[5])
 {
 	int in[2], out[2], err[2];
 	if (pipe(in) < 0 || pipe(out) < 0 || pipe(err) < 0)
 		return -1;
-	pid_t pid = fork();
+	int z = zygote_start(in[0], out[1], err[1]);
+	pid_t pid = z >= 0 ? 0 : fork();
 	if (pid < 0)
 		return -1;
-	if (pid == 0) {
+	if (z < 0 && pid == 0) {
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);
@@ -188,8 +256,15 @@ static int invoke(int s, const unsigned char first[5])
 	if (err[0] >= 0)
 		close(err[0]);
 	int st = 0;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	if (z >= 0) {
+		unsigned char zb[4];
+		st = read_all(z, zb, 4) < 0 ? 0x7f00 /* exit 127 */
+					    : (int)(zb[0] | zb[1] << 8 | zb[2] << 16 | (uint32_t)zb[3] << 24);
+		close(z);
+	} else {
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
 	uint32_t w = (uint32_t)st;
 	unsigned char b[4] = { w & 0xff, (w >> 8) & 0xff, (w >> 16) & 0xff, w >> 24 };
 	if (broken || frame(s, 'X', b, 4) < 0)
@@ -254,6 +329,7 @@ static void mount_drives(void)
 		if (p > 0)
 			waitpid(p, &st, 0);
 	}
+	zygote_launch();
 }
 
 int main(void)

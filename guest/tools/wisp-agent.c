@@ -111,9 +111,25 @@ static int zygote_start(int in, int out, int err)
 	return c;
 }
 
+/* Only a Python script goes to the Python zygote: "#!" and "python" on its first line. */
+static int handler_is_python(void)
+{
+	char line[256] = { 0 };
+	int fd = open(HANDLER, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, line, sizeof(line) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n < 2 || line[0] != '#' || line[1] != '!')
+		return 0;
+	char *nl = strchr(line, '\n');
+	if (nl)
+		*nl = 0;
+	return strstr(line, "python") != NULL;
+}
+
 static void zygote_launch(void)
 {
-	if (access("/rt/etc/wisp-zygote", X_OK) < 0)
+	if (access("/rt/etc/wisp-zygote", X_OK) < 0 || !handler_is_python())
 		return;
 	pid_t p = fork();
 	if (p == 0) {

@@ -91,7 +91,17 @@ def python_scenario(f, tmp):
     assert starts == ["cold", "warm", "warm"], starts
     s, b, _ = f.req("POST", "/functions/py/invoke", raw=b"{not json")
     assert s == 502 and b"JSONDecodeError" in b, (s, b)
+    # The same program started by a shell script on the same runtime: exec'd per invocation, not the zygote.
+    wrap = script(tmp, "wrap.sh", "exec /usr/bin/python3 /fn/handler.py\n")
+    s, b, _ = f.req("PUT", "/functions/pyexec", {"executable": wrap, "files": [h], "runtime": "python3",
+                                                 "memory_mib": 256, "timeout_s": 300})
+    assert s == 201, (s, b)
+    for i in range(2):
+        s, b, hd = f.req("POST", "/functions/pyexec/invoke", raw=json.dumps({"numbers": [5], "name": "x"}).encode())
+        assert s == 200 and json.loads(b) == {"sum": 5, "hello": "X", "n": 1}, (s, b)
+        print(f"python (exec, no zygote) invocation {i}: {hd['X-Wisp-Start']} {hd['X-Wisp-Duration-Ms']} ms")
     assert f.req("DELETE", "/functions/py")[0] == 204
+    assert f.req("DELETE", "/functions/pyexec")[0] == 204
     print("faas python: ok")
 
 

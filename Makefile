@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 MEM ?= 256
 
-.PHONY: all wisp guest guest-python run run-only test test-only clean setup bench
+.PHONY: all wisp guest guest-python bench-faas run run-only test test-only clean setup bench
 
 all: wisp
 
@@ -46,6 +46,11 @@ bench: setup
 	python3 bench/bench.py $(BUILD)/wisp $(BUILD)/guest $(BENCH_ARGS)
 	python3 bench/smp.py $(BUILD)/wisp $(BUILD)/guest $(SMP_BENCH_ARGS)
 
+# wisp-faas against runc (apt-get install runc busybox-static) and the keep-alive simulator (docs/faas.md).
+bench-faas:
+	$(MAKE) wisp guest
+	python3 bench/faas.py $(BUILD) $(BENCH_ARGS)
+
 # ---- sanitizers and fuzzing (fuzz/) ----
 # test-tsan: ThreadSanitizer on the SMP paths (not in CI: slow): a 2-vCPU Linux runs wisp-smp-test under a TSan
 # build in $(BUILD)-tsan; guest-memory accesses are suppressed (tests/tsan/wisp.supp), anything else fails.
@@ -55,6 +60,7 @@ test-tsan: setup
 	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWISP_TSAN=ON -DWISP_GUEST_DIR=$(abspath $(BUILD))/guest
 	cmake --build $(BUILD)-tsan -j$(JOBS) --target wisp
 	python3 tests/tsan/smp_tsan.py $(BUILD)-tsan/wisp $(BUILD)/guest
+
 # test-san: the whole tree and every test under ASan + UBSan, in $(BUILD)-san, booting the guest of $(BUILD).
 # fuzz: the libFuzzer targets (clang), FUZZ_SECONDS each; see fuzz/run.sh. fuzz-corpus: regenerate the seeds.
 FUZZ_SECONDS ?= 60

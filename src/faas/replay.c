@@ -109,6 +109,20 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The host's MemAvailable, MiB (replay runs on the daemon's host). */
+static long mem_available_mib(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb < 0 ? -1 : kb / 1024;
+}
+
 static void report(struct stats *st, const struct target *t, double minute, bool final)
 {
 	char body[65536];
@@ -126,10 +140,10 @@ static void report(struct stats *st, const struct target *t, double minute, bool
 	}
 	free(v);
 	printf("{\"%s\": %.0f, \"sent\": %llu, \"ok\": %llu, \"cold\": %llu, \"warm\": %llu, \"failed\": %llu, "
-	       "\"latency_ms\": {\"p50\": %.2f, \"p99\": %.2f}, \"memory_used_mib\": %u}\n",
+	       "\"latency_ms\": {\"p50\": %.2f, \"p99\": %.2f}, \"memory_used_mib\": %u, \"host_mem_available_mib\": %ld}\n",
 	       final ? "minutes" : "minute", minute, (unsigned long long)st->sent, (unsigned long long)st->ok,
 	       (unsigned long long)st->cold, (unsigned long long)st->warm, (unsigned long long)st->failed, p50, p99,
-	       mem);
+	       mem, mem_available_mib());
 	fflush(stdout);
 	pthread_mutex_unlock(&st->mu);
 }

@@ -7,10 +7,14 @@ next invocation works; a hanging handler gives 504 and its instance (wisp proces
 share an instance; bad input (malformed JSON, unknown fields and functions, oversized bodies, non-executable and
 non-RISC-V handlers); /metrics; DELETE removes processes, snapshots and sockets.
 
+`faas.py policy ...`: the hybrid policy live, on a compressed clock (--minute-ms 500): a function invoked every
+10 "minutes" learns its idle time, is unloaded right after each execution and pre-warmed before the next one,
+which is then warm.
+
 `faas.py python ...`: a Python 3 handler (JSON in, JSON out) on the python3 runtime drive of guest/python.sh
 (make guest-python), invoked cold and warm; exit 77 (skipped) when that drive was not built.
 
-usage: faas.py [basic|python] WISP_FAAS WISP IMAGE INITRD [PYTHON_IMAGE]
+usage: faas.py [basic|python|policy] WISP_FAAS WISP IMAGE INITRD [PYTHON_IMAGE]
 """
 import concurrent.futures
 import json
@@ -105,8 +109,30 @@ def python_scenario(f, tmp):
     print("faas python: ok")
 
 
+def policy_scenario(f, tmp):
+    echo = script(tmp, "echo.sh", 'read line; echo "echo:$line"\n')
+    assert f.req("PUT", "/functions/tick", {"executable": echo, "max_instances": 1})[0] == 201
+    starts = []
+    for i in range(9):
+        if i:
+            time.sleep(5.0)  # 10 policy minutes of 500 ms
+        s, b, h = f.req("POST", "/functions/tick/invoke", raw=f"t{i}\n".encode())
+        assert s == 200 and b == f"echo:t{i}\n".encode(), (s, b)
+        starts.append(h["X-Wisp-Start"])
+        info = json.loads(f.req("GET", "/functions/tick")[1])
+        print(f"tick {i}: {starts[-1]}, policy {info['policy']}, prewarms {info['prewarms']}, "
+              f"unloads {info['unloads']}, live {info['live_instances']}")
+    pol = info["policy"]
+    assert pol["name"] == "hybrid" and not pol["fallback"], pol
+    assert pol["prewarm_min"] == 9 and pol["prewarm_min"] + pol["keepalive_min"] == 13, pol  # 10 min idle times
+    # Learning: the fallback keeps 10 minutes, about the idle time (cold or warm). Then pre-warmed: warm.
+    assert starts[0] == "cold" and starts[-1] == "warm" and starts[-2] == "warm", starts
+    assert info["prewarms"] >= 2 and info["unloads"] >= 2, info
+    print("faas policy: ok")
+
+
 def main():
-    scenario = sys.argv[1] if sys.argv[1] in ("basic", "python") else None
+    scenario = sys.argv[1] if sys.argv[1] in ("basic", "python", "policy") else None
     args = sys.argv[2:] if scenario else sys.argv[1:]
     scenario = scenario or "basic"
     faas_bin, wisp, image, initrd = args[:4]
@@ -118,7 +144,8 @@ def main():
     state = os.path.join(tmp, "s")
     port = free_port()
     log = open(os.path.join(tmp, "daemon.log"), "w")
-    d = subprocess.Popen([faas_bin, "--listen", f"127.0.0.1:{port}", "--state-dir", state, "--policy", "fixed:10",
+    policy = ["--policy", "hybrid", "--minute-ms", "500"] if scenario == "policy" else ["--policy", "fixed:10"]
+    d = subprocess.Popen([faas_bin, "--listen", f"127.0.0.1:{port}", "--state-dir", state] + policy + [
                           "--memory-budget", "1024", "--max-body", "65536", "--wisp", wisp, "--kernel", image,
                           "--initrd", initrd] +
                          (["--python-image", python_image] if python_image else []), stdout=log, stderr=log)
@@ -132,6 +159,8 @@ def main():
                 time.sleep(0.05)
         if scenario == "python":
             return python_scenario(f, tmp)
+        if scenario == "policy":
+            return policy_scenario(f, tmp)
         echo = script(tmp, "echo.sh", 'read line; echo "echo:$line"\n')
         fail = script(tmp, "fail.sh", 'cat >/dev/null; echo "bad thing: $(cat data.txt)" >&2; exit 3\n')
         hang = script(tmp, "hang.sh", "sleep 1000\n")

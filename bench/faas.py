@@ -123,6 +123,53 @@ def bench_wisp(build, tmp, handler, n_cold, n_warm, secs):
     return out
 
 
+PY = """#!/usr/bin/python3
+import json, sys
+req = json.load(sys.stdin)
+json.dump({"sum": sum(req["numbers"])}, sys.stdout)
+"""
+
+
+def bench_python(build, tmp, n_cold, n_warm):
+    """The python3 runtime, when make guest-python built it: the zygote (a started Python in the snapshot)
+    against the same program exec'd per invocation (Python starts every time), cold and warm."""
+    image = os.path.join(build, "guest", "python.ext4")
+    if not os.path.exists(image):
+        return None
+    h = os.path.join(tmp, "handler.py")
+    with open(h, "w") as f:
+        f.write(PY)
+    os.chmod(h, 0o755)
+    w = os.path.join(tmp, "wrap.sh")
+    with open(w, "w") as f:
+        f.write("#!/bin/sh\nexec /usr/bin/python3 /fn/handler.py\n")
+    os.chmod(w, 0o755)
+    body = json.dumps({"numbers": [1, 2, 3]}).encode()
+    out = {}
+    for policy, kind, n in (("fixed:0.0001", "cold", n_cold), ("fixed:10", "warm", n_warm)):
+        d = Daemon(build, tmp, policy)
+        try:
+            for name, exe, files in (("zygote", h, []), ("exec", w, [h])):
+                s, b, _ = req(d.url, "PUT", f"/functions/{name}", json.dumps(
+                    {"executable": exe, "files": files, "runtime": "python3", "memory_mib": 256,
+                     "timeout_s": 300}).encode())
+                assert s == 201, b
+                if kind == "warm":
+                    req(d.url, "POST", f"/functions/{name}/invoke", body)
+                v = []
+                for _ in range(n):
+                    if kind == "cold":
+                        time.sleep(0.1)
+                    t0 = time.perf_counter()
+                    s, b, hd = req(d.url, "POST", f"/functions/{name}/invoke", body)
+                    v.append((time.perf_counter() - t0) * 1000)
+                    assert s == 200 and json.loads(b) == {"sum": 6} and hd["X-Wisp-Start"] == kind, (s, b)
+                out[f"{name}_{kind}_ms"] = v
+        finally:
+            d.stop()
+    return out
+
+
 def bench_runc(tmp, handler, n_cold, n_warm, secs):
     runc, bb = shutil.which("runc"), shutil.which("busybox")
     if not runc or not bb or subprocess.run([bb, "--list"], capture_output=True).returncode:
@@ -209,6 +256,7 @@ def main():
     try:
         w = bench_wisp(build, tmp, handler, n_cold, n_warm, secs)
         r = bench_runc(tmp, handler, n_cold, n_warm, secs)
+        py = bench_python(build, tmp, 3 if quick else 5, 5 if quick else 10)
         sim = simulator(build, tmp, 300, 2)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -226,6 +274,12 @@ def main():
         print(f"{label:28}{a:12.1f}{bs}")
     if not r:
         print("(runc or a static busybox is missing: apt-get install runc busybox-static)")
+    if py:
+        print("\nPython handler (JSON in, JSON out), python3 runtime:  p50 ms      cold    warm")
+        for name, label in (("zygote", "zygote (started Python in the snapshot)"), ("exec", "exec'd per invocation")):
+            print(f"  {label:48}{pct(py[name + '_cold_ms'], 50):8.0f}{pct(py[name + '_warm_ms'], 50):8.0f}")
+    else:
+        print("\n(Python: no build/guest/python.ext4; make guest-python)")
     print("\nkeep-alive simulator, generated trace (300 apps, 2 days, seed 7, 128 MiB per app):")
     print(f"{'policy':10}{'cold starts':>12}{'p50 %':>8}{'p75 %':>8}{'p90 %':>8}{'wasted GB-s':>14}")
     for s in sim:
@@ -234,7 +288,7 @@ def main():
               f"{s['wasted_memory_gb_s']:14.0f}")
     if jout:
         with open(jout, "w") as f:
-            json.dump({"wisp": w, "runc": r, "simulator": sim}, f)
+            json.dump({"wisp": w, "runc": r, "python": py, "simulator": sim}, f)
 
 
 if __name__ == "__main__":

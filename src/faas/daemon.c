@@ -229,8 +229,8 @@ static void deploy(struct faas *f, const char *name, const char *body, size_t le
 		cJSON_Delete(j);
 		return reply_error(r, 400, "the body must be a JSON object");
 	}
-	static const char *const known[] = { "executable", "files", "memory_mib", "timeout_s", "max_instances",
-					     "runtime" };
+	static const char *const known[] = { "executable", "files",	    "memory_mib",
+					     "timeout_s",  "max_instances", "runtime" };
 	for (const cJSON *c = j->child; c; c = c->next) {
 		bool ok = false;
 		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -287,14 +287,16 @@ static void deploy(struct faas *f, const char *name, const char *body, size_t le
 	const cJSON *rtj = cJSON_GetObjectItemCaseSensitive(j, "runtime");
 	const char *runtime = NULL;
 	if (rtj && !cJSON_IsNull(rtj)) {
-		if (!cJSON_IsString(rtj) || (strcmp(rtj->valuestring, "python3") && strcmp(rtj->valuestring, "busybox"))) {
+		if (!cJSON_IsString(rtj) ||
+		    (strcmp(rtj->valuestring, "python3") && strcmp(rtj->valuestring, "busybox"))) {
 			snprintf(err, sizeof(err), "\"runtime\" is \"busybox\" (the default) or \"python3\"");
 			goto bad;
 		}
 		if (!strcmp(rtj->valuestring, "python3")) {
 			runtime = f->o.python_image;
 			if (access(runtime, R_OK) < 0) {
-				snprintf(err, sizeof(err), "the python3 runtime needs %s (make guest-python, or --python-image)",
+				snprintf(err, sizeof(err),
+					 "the python3 runtime needs %s (make guest-python, or --python-image)",
 					 runtime);
 				goto bad;
 			}
@@ -328,7 +330,8 @@ static void deploy(struct faas *f, const char *name, const char *body, size_t le
 		policy__app_init(&fn->pol, &f->o.policy);
 		fn->next = f->fns;
 		f->fns = fn;
-		/* the origin's memory counts while it boots */
+		/* the origin's memory counts while it boots (idle instances make room when they can) */
+		make_room(f, mem);
 		f->mem_used_mib += mem;
 	}
 	pthread_mutex_unlock(&f->mu);
@@ -488,10 +491,8 @@ static void invoke(struct faas *f, const char *name, const char *body, size_t le
 		fn->unloads++;
 		inst_destroy(f, fn, in);
 	} else {
-		in->busy = false;
-		in->expires = t1 + (w.prewarm > 0 ? 0 : w.keepalive) * f->o.minute_ms;
-		if (w.prewarm > 0)
-			in->expires = t1 + w.keepalive * f->o.minute_ms; /* kept for the waiters */
+		in->busy = false; /* with a pre-warm window it stays only because invocations wait for it */
+		in->expires = t1 + w.keepalive * f->o.minute_ms;
 	}
 	if (w.prewarm > 0) {
 		fn->prewarm_at = t1 + w.prewarm * f->o.minute_ms;
@@ -907,7 +908,7 @@ int faas__serve(const struct faas_opts *o)
 	struct MHD_Daemon *d =
 	    MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
 			     NULL, NULL, handle, f, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED, done, f,
-			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)1000, MHD_OPTION_END);
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "wisp-faas: cannot listen on %s\n", o->listen);
 		return 1;

@@ -251,7 +251,7 @@ int main(int argc, char **argv)
 		return cmd_replay(argc - 1, argv + 1);
 
 	char self[PATH_MAX], here[PATH_MAX], wisp[PATH_MAX + 16], kernel[PATH_MAX + 32], initrd[PATH_MAX + 32],
-		python[PATH_MAX + 32];
+	    python[PATH_MAX + 32];
 	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[sl > 0 ? sl : 0] = 0;
 	snprintf(here, sizeof(here), "%s", dirname(self));

@@ -140,7 +140,8 @@ static void report(struct stats *st, const struct target *t, double minute, bool
 	}
 	free(v);
 	printf("{\"%s\": %.0f, \"sent\": %llu, \"ok\": %llu, \"cold\": %llu, \"warm\": %llu, \"failed\": %llu, "
-	       "\"latency_ms\": {\"p50\": %.2f, \"p99\": %.2f}, \"memory_used_mib\": %u, \"host_mem_available_mib\": %ld}\n",
+	       "\"latency_ms\": {\"p50\": %.2f, \"p99\": %.2f}, \"memory_used_mib\": %u, \"host_mem_available_mib\": "
+	       "%ld}\n",
 	       final ? "minutes" : "minute", minute, (unsigned long long)st->sent, (unsigned long long)st->ok,
 	       (unsigned long long)st->cold, (unsigned long long)st->warm, (unsigned long long)st->failed, p50, p99,
 	       mem, mem_available_mib());

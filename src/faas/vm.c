@@ -324,17 +324,22 @@ int vm__make_snapshot(const struct vm_spec *spec, const char *fndir, char *err, 
 		return -1;
 	}
 	int rc = -1;
-	char resp[1024], why[512];
+	char resp[1024], why[512] = "out of memory";
 	if (wait_ready(ready, pid, BOOT_TIMEOUT_MS, err, n) < 0)
 		goto out;
 	if (vmapi__call(api, "PATCH", "/vm", "{\"state\": \"Paused\"}", resp, sizeof(resp), why, sizeof(why)) != 204) {
 		snprintf(err, n, "pausing the origin: %s", why);
 		goto out;
 	}
-	char body[3 * VM_PATH_MAX];
-	snprintf(body, sizeof(body),
-		 "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"%s\", \"mem_file_path\": \"%s\"}", state, mem);
-	if (vmapi__call(api, "PUT", "/snapshot/create", body, resp, sizeof(resp), why, sizeof(why)) != 204) {
+	cJSON *sc = cJSON_CreateObject();
+	cJSON_AddStringToObject(sc, "snapshot_type", "Full");
+	cJSON_AddStringToObject(sc, "snapshot_path", state);
+	cJSON_AddStringToObject(sc, "mem_file_path", mem);
+	char *body = cJSON_PrintUnformatted(sc);
+	cJSON_Delete(sc);
+	int st = body ? vmapi__call(api, "PUT", "/snapshot/create", body, resp, sizeof(resp), why, sizeof(why)) : -1;
+	free(body);
+	if (st != 204) {
 		snprintf(err, n, "snapshot of the origin: %s", why);
 		goto out;
 	}
@@ -364,17 +369,25 @@ int vm__clone(const char *wisp, const char *fndir, const char *dir, struct faas_
 		snprintf(err, n, "cannot start %s: %s", wisp, strerror(errno));
 		return -1;
 	}
-	char why[512], resp[1024], body[4 * VM_PATH_MAX];
+	char why[512] = "out of memory", resp[1024];
 	if (vmapi__wait(vm->api, 10000) < 0) {
 		snprintf(err, n, "the clone's API socket %s never appeared", vm->api);
 		goto fail;
 	}
-	snprintf(
-	    body, sizeof(body),
-	    "{\"snapshot_path\": \"%s/snap.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": "
-	    "\"%s/snap.mem\"}, \"resume_vm\": true, \"vsock_override\": {\"uds_path\": \"%s\"}}",
-	    fndir, fndir, vm->vsock);
-	if (vmapi__call(vm->api, "PUT", "/snapshot/load", body, resp, sizeof(resp), why, sizeof(why)) != 204) {
+	char state[VM_PATH_MAX + 16], mem[VM_PATH_MAX + 16];
+	snprintf(state, sizeof(state), "%s/snap.state", fndir);
+	snprintf(mem, sizeof(mem), "%s/snap.mem", fndir);
+	cJSON *l = cJSON_CreateObject(), *mb = cJSON_AddObjectToObject(l, "mem_backend");
+	cJSON_AddStringToObject(l, "snapshot_path", state);
+	cJSON_AddStringToObject(mb, "backend_type", "File");
+	cJSON_AddStringToObject(mb, "backend_path", mem);
+	cJSON_AddBoolToObject(l, "resume_vm", 1);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(l, "vsock_override"), "uds_path", vm->vsock);
+	char *body = cJSON_PrintUnformatted(l);
+	cJSON_Delete(l);
+	int st = body ? vmapi__call(vm->api, "PUT", "/snapshot/load", body, resp, sizeof(resp), why, sizeof(why)) : -1;
+	free(body);
+	if (st != 204) {
 		snprintf(err, n, "loading the snapshot: %s", why);
 		goto fail;
 	}

@@ -43,13 +43,13 @@ def req(url, method, path, body=b""):
 
 
 class Daemon:
-    def __init__(self, build, tmp, policy):
+    def __init__(self, build, tmp, policy, extra=()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(os.path.join(tmp, f"daemon-{self.port}.log"), "w")
         self.p = subprocess.Popen([os.path.join(build, "wisp-faas"), "--listen", f"127.0.0.1:{self.port}",
                                    "--state-dir", os.path.join(tmp, f"s{self.port}"), "--policy", policy,
-                                   "--memory-budget", "4096"], stdout=self.log, stderr=self.log)
+                                   "--memory-budget", "4096"] + list(extra), stdout=self.log, stderr=self.log)
         for _ in range(400):
             try:
                 req(self.url, "GET", "/functions", None)
@@ -104,6 +104,20 @@ def bench_wisp(build, tmp, handler, n_cold, n_warm, secs):
             assert start == "cold", start
             cold.append(ms)
         out["cold_ms"] = cold
+    finally:
+        d.stop()
+    # The same with the clones on wisp's interpreter: no translation to warm up in a new process.
+    d = Daemon(build, tmp, "fixed:0.0001", ["--cpu-backend", "interp"])
+    try:
+        s, b, _ = req(d.url, "PUT", "/functions/echo", json.dumps({"executable": handler}).encode())
+        assert s == 201, b
+        v = []
+        for i in range(n_cold):
+            time.sleep(0.1)
+            ms, start = invoke_ms(d.url, "echo", i)
+            assert start == "cold", start
+            v.append(ms)
+        out["cold_interp_ms"] = v
     finally:
         d.stop()
     d = Daemon(build, tmp, "fixed:10")
@@ -268,6 +282,7 @@ def main():
             a = pct(w[key], p)
             b = pct(r[key], p) if r else None
             rows.append((f"{label} p{p} (ms)", a, b))
+    rows.append(("cold start, interp p50 (ms)", pct(w["cold_interp_ms"], 50), pct(r["cold_ms"], 50) if r else None))
     rows.append(("invocations/s (4 clients)", w["per_s"], r["per_s"] if r else None))
     for label, a, b in rows:
         bs = f"{b:12.1f}{a / b:8.2f}" if b else f"{'n/a':>12}{'':8}"

@@ -135,7 +135,7 @@ static struct inst *inst_start(struct faas *f, struct fn *fn, char *err, size_t 
 	char dir[VM_PATH_MAX + 16];
 	snprintf(dir, sizeof(dir), "%s/i%u", fn->dir, in->id);
 	pthread_mutex_unlock(&f->mu);
-	int rc = vm__clone(f->o.wisp, fn->dir, dir, &in->vm, err, n);
+	int rc = vm__clone(f->o.wisp, f->o.cpu_backend, fn->dir, dir, &in->vm, err, n);
 	pthread_mutex_lock(&f->mu);
 	if (rc < 0) {
 		fn->live--;

@@ -10,6 +10,7 @@ struct faas_opts {
 	const char *state_dir;
 	const char *wisp, *kernel, *initrd;
 	const char *python_image; /* the "python3" runtime's drive */
+	const char *cpu_backend;  /* passed to the clones' wisp (--cpu-backend), NULL: wisp's default */
 	unsigned memory_budget_mib;
 	struct policy policy;
 	double minute_ms;   /* the policy's minute in real milliseconds (60000; less to compress time) */

@@ -21,20 +21,23 @@
 
 static void usage(FILE *o)
 {
-	fprintf(o, "usage: wisp-faas [options]                 the daemon\n"
-		   "  --listen HOST:PORT      HTTP API (default 127.0.0.1:8080)\n"
-		   "  --state-dir DIR         snapshots, drives, instance sockets (default /tmp/wisp-faas)\n"
-		   "  --memory-budget MIB     memory of all live instances (default 2048)\n"
-		   "  --policy P              fixed:MINUTES or hybrid (default hybrid)\n"
-		   "  --wisp PATH             the wisp binary (default: next to wisp-faas)\n"
-		   "  --kernel PATH, --initrd PATH   the platform's guest (default: guest/ next to wisp-faas)\n"
-		   "  --minute-ms MS          length of the policy's minute (default 60000; less compresses time)\n"
-		   "  --queue N               invocations waiting per function before 429 (default 64)\n"
-		   "  --max-body BYTES        largest invocation body (default 6291456)\n"
-		   "wisp-faas simulate --trace FILE... --policy P... [--memory-mib M] [--plot OUT.png]\n"
-		   "wisp-faas gen-trace --out PREFIX [--apps N] [--days D] [--seed S]   (writes PREFIX.dNN.csv)\n"
-		   "wisp-faas replay --trace FILE... --speedup K --url http://HOST:PORT --executable PATH [--apps N]\n"
-		   "                 [--per-minute N]\n");
+	fprintf(o,
+		"usage: wisp-faas [options]                 the daemon\n"
+		"  --listen HOST:PORT      HTTP API (default 127.0.0.1:8080)\n"
+		"  --state-dir DIR         snapshots, drives, instance sockets (default /tmp/wisp-faas)\n"
+		"  --memory-budget MIB     memory of all live instances (default 2048)\n"
+		"  --policy P              fixed:MINUTES or hybrid (default hybrid)\n"
+		"  --wisp PATH             the wisp binary (default: next to wisp-faas)\n"
+		"  --kernel PATH, --initrd PATH   the platform's guest (default: guest/ next to wisp-faas)\n"
+		"  --python-image PATH     the python3 runtime's drive (default: guest/python.ext4 next to wisp-faas)\n"
+		"  --cpu-backend jit|interp   the instances' CPU backend (WISP_CPU_BACKEND for their wisp)\n"
+		"  --minute-ms MS          length of the policy's minute (default 60000; less compresses time)\n"
+		"  --queue N               invocations waiting per function before 429 (default 64)\n"
+		"  --max-body BYTES        largest invocation body (default 6291456)\n"
+		"wisp-faas simulate --trace FILE... --policy P... [--memory-mib M] [--plot OUT.png]\n"
+		"wisp-faas gen-trace --out PREFIX [--apps N] [--days D] [--seed S]   (writes PREFIX.dNN.csv)\n"
+		"wisp-faas replay --trace FILE... --speedup K --url http://HOST:PORT --executable PATH [--apps N]\n"
+		"                 [--per-minute N]\n");
 }
 
 static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out, const char *what)
@@ -282,6 +285,7 @@ int main(int argc, char **argv)
 		O_QUEUE,
 		O_BODY,
 		O_PYTHON,
+		O_BACKEND,
 		O_HELP
 	};
 	static const struct option opts[] = { { "listen", required_argument, NULL, O_LISTEN },
@@ -295,6 +299,7 @@ int main(int argc, char **argv)
 					      { "queue", required_argument, NULL, O_QUEUE },
 					      { "max-body", required_argument, NULL, O_BODY },
 					      { "python-image", required_argument, NULL, O_PYTHON },
+					      { "cpu-backend", required_argument, NULL, O_BACKEND },
 					      { "help", no_argument, NULL, O_HELP },
 					      { 0 } };
 	int c;
@@ -319,6 +324,13 @@ int main(int argc, char **argv)
 		case O_KERNEL: o.kernel = optarg; break;
 		case O_INITRD: o.initrd = optarg; break;
 		case O_PYTHON: o.python_image = optarg; break;
+		case O_BACKEND:
+			if (strcmp(optarg, "jit") && strcmp(optarg, "interp")) {
+				fprintf(stderr, "wisp-faas: --cpu-backend takes jit or interp, not %s\n", optarg);
+				return 2;
+			}
+			o.cpu_backend = optarg;
+			break;
 		case O_MINUTE:
 			if (parse_uint(optarg, 1, 3600000, &v, "--minute-ms") < 0)
 				return 2;

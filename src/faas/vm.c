@@ -183,7 +183,9 @@ int vm__make_drive(const char *fndir, const char *executable, const char *const 
 	return run(argv, NULL, err, n);
 }
 
-static pid_t spawn_wisp(const char *wisp, char *const extra[], const char *log)
+/* backend: WISP_CPU_BACKEND for the child (the command-line option would count as boot configuration and
+ * forbid a snapshot load), NULL to leave the environment as it is. */
+static pid_t spawn_wisp(const char *wisp, char *const extra[], const char *log, const char *backend)
 {
 	pid_t p = fork();
 	if (p != 0)
@@ -194,6 +196,8 @@ static pid_t spawn_wisp(const char *wisp, char *const extra[], const char *log)
 	dup2(l < 0 ? fd : l, 1);
 	dup2(l < 0 ? fd : l, 2);
 	setpgid(0, 0); /* a terminal's Ctrl-C goes to the daemon, which ends its VMs itself */
+	if (backend)
+		setenv("WISP_CPU_BACKEND", backend, 1);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL); /* the daemon blocks SIGINT/SIGTERM for its sigwait */
@@ -318,7 +322,7 @@ int vm__make_snapshot(const struct vm_spec *spec, const char *fndir, char *err, 
 	/* The ready listener must exist before the guest connects: bind it first, in wait_ready's socket... the
 	 * agent retries for 10 s, so binding right after the spawn is early enough. */
 	char *args[] = { "--seccomp-trap", "--api-sock", api, "--config-file", cfg, NULL };
-	pid_t pid = spawn_wisp(spec->wisp, args, log);
+	pid_t pid = spawn_wisp(spec->wisp, args, log, NULL);
 	if (pid < 0) {
 		snprintf(err, n, "cannot start %s: %s", spec->wisp, strerror(errno));
 		return -1;
@@ -351,7 +355,8 @@ out:
 	return rc;
 }
 
-int vm__clone(const char *wisp, const char *fndir, const char *dir, struct faas_vm *vm, char *err, size_t n)
+int vm__clone(const char *wisp, const char *backend, const char *fndir, const char *dir, struct faas_vm *vm, char *err,
+	      size_t n)
 {
 	memset(vm, 0, sizeof(*vm));
 	snprintf(vm->dir, sizeof(vm->dir), "%s", dir);
@@ -364,7 +369,7 @@ int vm__clone(const char *wisp, const char *fndir, const char *dir, struct faas_
 	char log[VM_PATH_MAX + 16];
 	snprintf(log, sizeof(log), "%s/vm.log", dir);
 	char *args[] = { "--seccomp-trap", "--api-sock", vm->api, NULL };
-	vm->pid = spawn_wisp(wisp, args, log);
+	vm->pid = spawn_wisp(wisp, args, log, backend);
 	if (vm->pid < 0) {
 		snprintf(err, n, "cannot start %s: %s", wisp, strerror(errno));
 		return -1;

@@ -42,8 +42,9 @@ int vm__make_drive(const char *fndir, const char *executable, const char *const 
 		   size_t n);
 /* Boot the origin in FNDIR, wait for the agent, write FNDIR/snap.state and snap.mem, end the origin. */
 int vm__make_snapshot(const struct vm_spec *spec, const char *fndir, char *err, size_t n);
-/* A clone of FNDIR's snapshot in directory DIR (created). */
-int vm__clone(const char *wisp, const char *fndir, const char *dir, struct faas_vm *vm, char *err, size_t n);
+/* A clone of FNDIR's snapshot in directory DIR (created); backend: wisp's --cpu-backend, or NULL for its default. */
+int vm__clone(const char *wisp, const char *backend, const char *fndir, const char *dir, struct faas_vm *vm, char *err,
+	      size_t n);
 /* One invocation; stdin IN. timeout_ms bounds the whole exchange. */
 enum vm_outcome vm__invoke(struct faas_vm *vm, const void *in, size_t in_len, int timeout_ms, struct vm_result *r);
 void vm__result_free(struct vm_result *r);

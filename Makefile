@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 MEM ?= 256
 
-.PHONY: all wisp guest run run-only test test-only clean setup bench
+.PHONY: all wisp guest guest-python bench-faas run run-only test test-only clean setup bench
 
 all: wisp
 
@@ -18,6 +18,10 @@ setup:
 
 guest:
 	guest/build.sh $(BUILD)/guest
+
+# wisp-faas's python3 runtime drive from Debian trixie's riscv64 packages (cached; docs/faas.md).
+guest-python: guest
+	guest/python.sh $(BUILD)/guest
 
 run: setup
 	$(MAKE) wisp guest
@@ -48,6 +52,10 @@ bench: setup
 bench-density: setup
 	$(MAKE) wisp guest
 	python3 bench/density.py $(BUILD)/wisp $(BUILD)/guest $(DENSITY_ARGS)
+# wisp-faas against runc (apt-get install runc busybox-static) and the keep-alive simulator (docs/faas.md).
+bench-faas:
+	$(MAKE) wisp guest
+	python3 bench/faas.py $(BUILD) $(BENCH_ARGS)
 
 # ---- sanitizers and fuzzing (fuzz/) ----
 # test-tsan: ThreadSanitizer on the SMP paths (not in CI: slow): a 2-vCPU Linux runs wisp-smp-test under a TSan
@@ -58,6 +66,7 @@ test-tsan: setup
 	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWISP_TSAN=ON -DWISP_GUEST_DIR=$(abspath $(BUILD))/guest
 	cmake --build $(BUILD)-tsan -j$(JOBS) --target wisp
 	python3 tests/tsan/smp_tsan.py $(BUILD)-tsan/wisp $(BUILD)/guest
+
 # test-san: the whole tree and every test under ASan + UBSan, in $(BUILD)-san, booting the guest of $(BUILD).
 # fuzz: the libFuzzer targets (clang), FUZZ_SECONDS each; see fuzz/run.sh. fuzz-corpus: regenerate the seeds.
 FUZZ_SECONDS ?= 60

@@ -764,6 +764,25 @@ def gen_mmds():
     ip = bytes(12) + b"\x08\x00" + b"\x45" + bytes(15) + bytes([169, 254, 169, 254])
     write(t, "frames", u8(2) + u16(len(arp)) + arp + u16(len(ip)) + ip + u16(3) + b"abc"
           + u16(20) + b"\x52\x55\xa9\xfe\xa9\xfe" + bytes(6) + b"\x08\x06" + bytes(6))
+def gen_faas_trace():
+    """wisp-faas traces: a mode byte (bit 0: the reader's header comes first), then CSV rows."""
+    clean("faas_trace")
+
+    def row(owner, app, fn, trig, counts):
+        cells = ["0"] * 1440
+        for m, c in counts.items():
+            cells[m] = str(c)
+        return f"{owner},{app},{fn},{trig}," + ",".join(cells) + "\n"
+
+    timer = {m: 1 for m in range(3, 1440, 30)}
+    two = row("o1", "a1", "f1", "timer", timer) + row("o1", "a1", "f2", "http", {5: 2, 700: 1}) + \
+        row("o2", "a2", "f1", "queue", {m: 50 for m in range(100, 160)})
+    write("faas_trace", "rows", u8(1) + two.encode())
+    write("faas_trace", "bad-count", u8(1) + row("o", "a", "f", "http", {9: "x1"}).encode())
+    write("faas_trace", "short-row", u8(1) + b"o,a,f,http,1,2,3\n")
+    hdr = "HashOwner,HashApp,HashFunction,Trigger," + ",".join(str(m) for m in range(1, 1441)) + "\n"
+    write("faas_trace", "raw", u8(0) + (hdr + row("o", "a", "f", "http", {0: 1, 1439: 4})).encode())
+    write("faas_trace", "raw-bad-header", u8(0) + b"HashOwner,HashApp\n")
 
 
 def main():
@@ -778,6 +797,7 @@ def main():
     gen_loader()
     gen_devices()
     gen_virtq()
+    gen_faas_trace()
     total = {}
     for t in sorted(os.listdir(OUT)):
         d = os.path.join(OUT, t)

@@ -232,7 +232,7 @@ def reporting(wisp, image, initrd, tmp):
         held = rss_mib(g)
         g.run("killall wisp-memtouch; echo K""ILLED", rb"\nKILLED")
         low = until("free page reporting to give the memory back",
-                    lambda: (lambda r: r if r < held - 80 else None)(rss_mib(g)), 300)
+                    lambda: (lambda r: r if r < held - 50 else None)(rss_mib(g)), 300)
         print(f"\nballoon: free page reporting: RSS {held:.0f} MiB with 100 MiB held, {low:.0f} MiB after the guest "
               f"freed it (no inflation)")
         touch(g, 150)

@@ -53,6 +53,16 @@ def read_int(g, path):
     return int(m.group(1))
 
 
+def counter_moves(g, path, after, timeout=120):
+    """The guest's counter at path goes past `after` (polled: a loaded host may take a while)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = read_int(g, path)
+        if v > after or time.monotonic() > deadline:
+            return v
+        time.sleep(0.5)
+
+
 def uptime(g):
     m = sh(g, "echo U=$(cut -d' ' -f1 /proc/uptime)", rb"U=([\d.]+)\r?\n")
     return float(m.group(1))
@@ -96,8 +106,7 @@ def blk_clone(wisp, name, state, mem, token, extra=()):
         sh(g, "cat /root/synced.txt", (token + "-synced").encode())
         sh(g, "cat /root/cached.txt", (token + "-cached").encode())  # was only in the page cache (RAM)
         c1 = read_int(g, "/root/counter")
-        time.sleep(1.5)
-        c2 = read_int(g, "/root/counter")
+        c2 = counter_moves(g, "/root/counter", c1)
         assert c2 > c1, f"{name}: the write+sync loop stopped after restore: {c1} -> {c2}"
         sh(g, "touch /root/stop; sleep 1; sync; echo SYNC=$?", rb"SYNC=0")
         # New writes, then everything read back from the disk rather than the guest's page cache.
@@ -225,8 +234,7 @@ def main():
         u1 = uptime(b)
         assert c1 >= c0, f"counter went back: {c0} -> {c1}"
         assert u0 <= u1 < u0 + 30, f"guest time did not continue from the snapshot: {u0} -> {u1}"
-        time.sleep(1.5)
-        c2 = read_int(b, "/tmp/counter")
+        c2 = counter_moves(b, "/tmp/counter", c1)
         assert c2 > c1, f"counter stopped after restore: {c1} -> {c2}"
         deadline = time.monotonic() + 300
         while sh(b, "echo R=$(cat /tmp/result 2>/dev/null || echo none)", rb"R=(\w+)\r?\n").group(1) == b"none":
@@ -256,8 +264,8 @@ def main():
         sh(c, "cat /tmp/who", rb"\none\r?\n")
         sh(d, "cat /tmp/who", rb"\ntwo\r?\n")
         cc, dc = read_int(c, "/tmp/counter"), read_int(d, "/tmp/counter")
-        time.sleep(1.5)
-        assert read_int(c, "/tmp/counter") > cc and read_int(d, "/tmp/counter") > dc, "a clone's counter stopped"
+        assert counter_moves(c, "/tmp/counter", cc) > cc and counter_moves(d, "/tmp/counter", dc) > dc, \
+            "a clone's counter stopped"
         sh(c, "cat /tmp/before.txt", rb"precious-42")
         sh(d, "cat /tmp/before.txt", rb"precious-42")
         for g in (c, d):

@@ -375,7 +375,7 @@ int vm__clone(const char *wisp, const char *backend, const char *fndir, const ch
 		return -1;
 	}
 	char why[512] = "out of memory", resp[1024];
-	if (vmapi__wait(vm->api, 10000) < 0) {
+	if (vmapi__wait(vm->api, 30000) < 0) {
 		snprintf(err, n, "the clone's API socket %s never appeared", vm->api);
 		goto fail;
 	}
@@ -397,8 +397,9 @@ int vm__clone(const char *wisp, const char *backend, const char *fndir, const ch
 		goto fail;
 	}
 	/* A probe round trip: the restored guest first handles the transport reset of the load, which breaks
-	 * connections made meanwhile; an invocation must not be one of them. */
-	long long deadline = now_ms() + 10000;
+	 * connections made meanwhile; an invocation must not be one of them. A clone that died is seen at once
+	 * (waitpid); a live one on a loaded host (or a sanitizer build) gets a minute. */
+	long long deadline = now_ms() + 60000;
 	for (;;) {
 		enum vm_outcome oc;
 		int s = handshake(vm, deadline, &oc);

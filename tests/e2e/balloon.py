@@ -98,6 +98,7 @@ def warm(g):
 def touch(g, mib, hold=False):
     if hold:
         g.run(f"wisp-memtouch {mib} hold < /dev/zero > /tmp/hold.out & sleep 0.5; echo H""OLD", rb"\nHOLD")
+        g.run("until grep -q OK /tmp/hold.out; do sleep 1; done; cat /tmp/hold.out", rf"TOUCHED {mib} OK".encode(), 600)
         return
     g.run(f"wisp-memtouch {mib}", rf"TOUCHED {mib} OK(?s:.*?)\n/ # ".encode(), 300)  # freed once the prompt is back
 
